@@ -128,23 +128,18 @@ impl<T> Batch<T> {
         }
     }
 
-    /// Like [`Batch::respond`], on a blocking thread: for CPU-heavy operations (KDFs, big inputs).
-    pub async fn respond_blocking<R, F>(self, operation: F) -> Result<Response, ApiError>
+    /// Like [`Batch::respond`], on `pool`: for CPU-heavy operations (KDFs, big inputs).
+    pub async fn respond_blocking<R, F>(
+        self,
+        pool: &crate::BlockingPool,
+        operation: F,
+    ) -> Result<Response, ApiError>
     where
         T: Send + 'static,
         R: Serialize + Send + 'static,
         F: FnMut(T) -> Result<R, ApiError> + Send + 'static,
     {
-        let request_id = crate::error::current_request_id().unwrap_or_default();
-        tokio::task::spawn_blocking(move || {
-            // Errors built on this thread still carry the caller's request id.
-            let handle = tokio::runtime::Handle::current();
-            handle.block_on(
-                crate::error::REQUEST_ID.scope(request_id, async move { self.respond(operation) }),
-            )
-        })
-        .await
-        .map_err(ApiError::internal)?
+        pool.run(move || self.respond(operation)).await
     }
 }
 

@@ -17,6 +17,7 @@
 //! ```
 
 mod binary;
+mod blocking;
 mod config;
 mod error;
 mod extract;
@@ -29,6 +30,7 @@ mod serve;
 pub mod test_util;
 
 pub use binary::{BinaryInput, BinaryOutput, JsonOrBinary, ResponseFormat};
+pub use blocking::BlockingPool;
 pub use config::{ConfigError, Limits, ServiceConfig};
 pub use error::{ApiError, ErrorBody, ErrorDetail, ErrorEnvelope, current_request_id};
 pub use extract::{
