@@ -304,6 +304,7 @@ fn field_error(path: &str, message: &str) -> ApiError {
     ApiError::invalid_field(field, message)
 }
 
+/// The field a "missing field `x`" message names (the path stops at its parent).
 fn missing_field_name(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
 }

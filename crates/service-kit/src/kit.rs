@@ -107,8 +107,18 @@ impl Kit {
     /// (`crypto_hash`) and documents the envelope on every 4XX/5XX an operation does not list.
     fn finish_openapi(&self, mut openapi: utoipa::openapi::OpenApi) -> Value {
         openapi.merge(KitDoc::openapi());
-        openapi.info.title = format!("FlowForge {} API", self.name);
-        openapi.info.version = self.version.clone();
+        // utoipa fills `info` from the crate that calls it; describe the service instead.
+        let mut license = utoipa::openapi::License::new("Apache-2.0");
+        license.identifier = Some("Apache-2.0".to_owned());
+        openapi.info = utoipa::openapi::Info::builder()
+            .title(format!("FlowForge {} API", self.name))
+            .version(self.version.clone())
+            .description(Some(format!(
+                "The FlowForge {} service. Errors use one envelope: `{{\"error\": {{code, message, details, requestId}}}}`.",
+                self.name
+            )))
+            .license(Some(license))
+            .build();
         let mut document = serde_json::to_value(&openapi).unwrap_or_else(|_| json!({}));
         let prefix = self.name.replace('-', "_");
         let error_response = json!({
