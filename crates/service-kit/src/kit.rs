@@ -128,10 +128,10 @@ impl Kit {
         if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
             for item in paths.values_mut().filter_map(Value::as_object_mut) {
                 for operation in item.values_mut().filter_map(Value::as_object_mut) {
-                    if let Some(Value::String(id)) = operation.get_mut("operationId") {
-                        if !id.starts_with(&format!("{prefix}_")) {
-                            *id = format!("{prefix}_{id}");
-                        }
+                    if let Some(Value::String(id)) = operation.get_mut("operationId")
+                        && !id.starts_with(&format!("{prefix}_"))
+                    {
+                        *id = format!("{prefix}_{id}");
                     }
                     let responses = operation.entry("responses").or_insert_with(|| json!({}));
                     if let Some(responses) = responses.as_object_mut() {

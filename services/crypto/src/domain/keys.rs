@@ -92,8 +92,7 @@ pub fn generate(spec: KeySpec) -> Result<GeneratedKey> {
         }
         KeySpec::Ed25519 => {
             let pkcs8 = ring_sig::Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| rng_failed())?;
-            let pair =
-                ring_sig::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| internal(e))?;
+            let pair = ring_sig::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(internal)?;
             let public = pair.public_key().as_ref();
             let seed = pkcs8_private_octets(pkcs8.as_ref())?;
             let seed = seed.get(2..).ok_or_else(|| internal("short Ed25519 key"))?; // inner OCTET STRING header

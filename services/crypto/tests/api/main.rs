@@ -42,7 +42,13 @@ pub async fn refuse(app: &TestApp, path: &str, body: Value, status: u16, code: &
 pub async fn key_pair(app: &TestApp, body: Value) -> (String, String) {
     let key = call(app, "keys/generate", body).await;
     (
-        key["privateKeyPem"].as_str().unwrap().to_owned(),
-        key["publicKeyPem"].as_str().unwrap().to_owned(),
+        key["privateKeyPem"]
+            .as_str()
+            .expect("a private key")
+            .to_owned(),
+        key["publicKeyPem"]
+            .as_str()
+            .expect("a public key")
+            .to_owned(),
     )
 }

@@ -1,0 +1,34 @@
+# FlowForge: two commands matter.
+#   make run    install what is missing, build, start FlowForge with embedded defaults
+#   make test   everything the tests need, then fmt, clippy and the whole workspace's tests
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: run test deps bench fmt lint help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run    build and start FlowForge (the crypto service on :3001 for now)"
+	@echo "make test   fmt check, clippy -D warnings and all tests (starts PostgreSQL/Redis if needed)"
+	@echo "make bench  benchmarks under bench/"
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	$(CARGO) run --release --locked -p flowforge-crypto --bin flowforge-crypto
+
+test: deps
+	eval "$$(scripts/services.sh)" && \
+	$(CARGO) fmt --all -- --check && \
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings && \
+	$(CARGO) test --workspace --locked
+
+bench: deps
+	bench/crypto.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings

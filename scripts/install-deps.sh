@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building and testing FlowForge needs on Debian/Ubuntu, skipping what is present.
+# Safe to run again. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+# Build: a C toolchain for ring and other -sys crates, pkg-config, curl for scripts.
+# Tests: PostgreSQL and Redis servers (scripts/services.sh starts them when none answers).
+PACKAGES=(build-essential pkg-config curl ca-certificates postgresql redis-server)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is missing: install Rust with rustup (https://rustup.rs); rust-toolchain.toml pins the version." >&2
+  exit 1
+fi
