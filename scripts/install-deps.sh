@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # Build: a C toolchain for ring and other -sys crates, pkg-config, curl for scripts.
+# Tests: the openssl CLI (interoperability checks of keys and signatures).
 # Tests: PostgreSQL and Redis servers (scripts/services.sh starts them when none answers).
-PACKAGES=(build-essential pkg-config curl ca-certificates postgresql redis-server)
+PACKAGES=(build-essential pkg-config curl ca-certificates openssl postgresql redis-server)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -26,6 +26,10 @@ pub(crate) mod oid {
 const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
+/// PKCS#8 v1 PrivateKeyInfo for Ed25519 is this prefix plus the 32-byte seed (RFC 8410 section 7).
+const ED25519_PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
 const P256_SPKI_PREFIX: [u8; 26] = [
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
@@ -103,8 +107,10 @@ pub fn generate(spec: KeySpec) -> Result<GeneratedKey> {
             ]);
             let mut private_jwk = public_jwk.clone();
             private_jwk.insert("d", base64url(seed));
+            // ring writes PKCS#8 v2 (with the public key), which OpenSSL 3.0 cannot read; v1 is universal.
+            let pkcs8_v1 = [&ED25519_PKCS8_V1_PREFIX[..], seed].concat();
             pair_forms(
-                pkcs8.as_ref(),
+                &pkcs8_v1,
                 &[&ED25519_SPKI_PREFIX[..], public].concat(),
                 private_jwk,
                 public_jwk,

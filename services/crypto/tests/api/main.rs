@@ -4,6 +4,7 @@
 mod cipher;
 mod contract;
 mod hashing;
+mod interop;
 mod keys_and_signatures;
 mod misc;
 
