@@ -81,6 +81,95 @@ where
     }
 }
 
+/// Like [`JsonOrBinary`], but a raw body is handed over unread, to be processed chunk by chunk
+/// (hashing a large upload without holding it in memory). Multipart bodies are read whole.
+#[derive(Debug)]
+pub enum JsonOrStream<J, O> {
+    /// The body was JSON.
+    Json(J),
+    /// The body was multipart; its file was read.
+    File(BinaryInput<O>),
+    /// The body is raw bytes, still unread.
+    Stream(BodyStream<O>),
+}
+
+impl<S, J, O> FromRequest<S> for JsonOrStream<J, O>
+where
+    S: Send + Sync,
+    J: FromRequest<S, Rejection = ApiError>,
+    O: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let mime = media_type(req.headers());
+        if is_json(req.headers()) {
+            return J::from_request(req, state).await.map(JsonOrStream::Json);
+        }
+        if mime.as_deref() == Some("multipart/form-data") {
+            return from_multipart(req, state).await.map(JsonOrStream::File);
+        }
+        let options = parse_query(req.uri().query().unwrap_or_default())?;
+        let limit = req
+            .extensions()
+            .get::<Limits>()
+            .map_or(crate::config::DEFAULT_MAX_BODY_BYTES, |l| l.max_body_bytes);
+        let body = req.into_body().into_data_stream();
+        Ok(JsonOrStream::Stream(BodyStream {
+            options,
+            content_type: mime,
+            body,
+            limit,
+            received: 0,
+        }))
+    }
+}
+
+/// A raw request body read chunk by chunk, held to the body-size limit as it streams.
+pub struct BodyStream<O> {
+    /// The operation's options, from the query string.
+    pub options: O,
+    /// The body's media type, if declared.
+    pub content_type: Option<String>,
+    body: axum::body::BodyDataStream,
+    limit: usize,
+    received: usize,
+}
+
+impl<O: std::fmt::Debug> std::fmt::Debug for BodyStream<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyStream")
+            .field("options", &self.options)
+            .field("received", &self.received)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<O> BodyStream<O> {
+    /// The next chunk, `None` at the end; 413 once the body passes the limit.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
+        use futures_util::StreamExt;
+        match self.body.next().await {
+            None => Ok(None),
+            Some(Err(e)) => Err(ApiError::bad_request(format!(
+                "Could not read the request body: {e}"
+            ))),
+            Some(Ok(chunk)) => {
+                self.received += chunk.len();
+                if self.received > self.limit {
+                    return Err(ApiError::payload_too_large(self.limit));
+                }
+                Ok(Some(chunk))
+            }
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+}
+
 async fn from_raw<S: Send + Sync, O: DeserializeOwned>(
     req: Request,
     state: &S,

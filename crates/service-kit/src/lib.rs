@@ -29,7 +29,9 @@ mod serve;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 
-pub use binary::{BinaryInput, BinaryOutput, JsonOrBinary, ResponseFormat};
+pub use binary::{
+    BinaryInput, BinaryOutput, BodyStream, JsonOrBinary, JsonOrStream, ResponseFormat,
+};
 pub use blocking::BlockingPool;
 pub use config::{ConfigError, Limits, ServiceConfig};
 pub use error::{ApiError, ErrorBody, ErrorDetail, ErrorEnvelope, current_request_id};

@@ -1,4 +1,8 @@
 //! The kit through a real router: every envelope, the common routes, binary I/O, shutdown.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers in test binaries panic to report failure"
+)]
 
 use std::time::Duration;
 
@@ -7,7 +11,8 @@ use axum::response::Response;
 use base64::Engine;
 use flowforge_service_kit::test_util::TestApp;
 use flowforge_service_kit::{
-    ApiError, ApiJson, BinaryInput, BinaryOutput, Kit, Limits, ResponseFormat, serve_listener,
+    ApiError, ApiJson, BinaryInput, BinaryOutput, JsonOrStream, Kit, Limits, ResponseFormat,
+    serve_listener,
 };
 use http::{Request, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -61,6 +66,27 @@ async fn file(format: ResponseFormat, input: BinaryInput<FileOptions>) -> Respon
     .into_response_as(format)
 }
 
+#[utoipa::path(post, path = "/api/v1/test/count", responses((status = 200, description = "Bytes counted")))]
+async fn count(
+    input: JsonOrStream<ApiJson<serde_json::Value>, FileOptions>,
+) -> Result<String, ApiError> {
+    match input {
+        JsonOrStream::Json(ApiJson(value)) => Ok(format!("json {value}")),
+        JsonOrStream::File(file) => Ok(format!("file {}", file.bytes.len())),
+        JsonOrStream::Stream(mut body) => {
+            let mut chunks = 0;
+            while body.next_chunk().await?.is_some() {
+                chunks += 1;
+            }
+            Ok(format!(
+                "stream {} bytes in {chunks} chunks, suffix {:?}",
+                body.received(),
+                body.options.suffix
+            ))
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/api/v1/test/items/{id}", params(("id" = u32, Path, description = "Item")), responses((status = 200, description = "Item")))]
 async fn item(axum::extract::Path(id): axum::extract::Path<u32>) -> String {
     id.to_string()
@@ -90,6 +116,7 @@ fn app_with(limits: Limits) -> TestApp {
     let api = OpenApiRouter::new()
         .routes(routes!(echo))
         .routes(routes!(file))
+        .routes(routes!(count))
         .routes(routes!(item))
         .routes(routes!(panics))
         .routes(routes!(slow))
@@ -216,6 +243,44 @@ async fn oversized_bodies_get_413_declared_or_streamed() {
         .body(Body::from_stream(stream))
         .unwrap();
     app.send(request).await.error(413, "PAYLOAD_TOO_LARGE");
+}
+
+#[tokio::test]
+async fn streamed_bodies_arrive_in_chunks_within_the_limit() {
+    let app = app();
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
+        vec![Ok("abc".into()), Ok("defg".into())];
+    let request = Request::post("/api/v1/test/count?suffix=z")
+        .header("content-type", "application/octet-stream")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let response = app.send(request).await;
+    assert_eq!(response.text(), "stream 7 bytes in 2 chunks, suffix \"z\"");
+
+    let big: Vec<Result<bytes::Bytes, std::io::Error>> = (0..5)
+        .map(|_| Ok(bytes::Bytes::from(vec![0u8; 300])))
+        .collect();
+    let request = Request::post("/api/v1/test/count")
+        .header("content-type", "application/octet-stream")
+        .body(Body::from_stream(futures_util::stream::iter(big)))
+        .unwrap();
+    app.send(request).await.error(413, "PAYLOAD_TOO_LARGE");
+
+    assert_eq!(
+        app.post_json("/api/v1/test/count", &json!({"a": 1}))
+            .await
+            .text(),
+        "json {\"a\":1}"
+    );
+    assert_eq!(
+        app.post_multipart("/api/v1/test/count", &[("file", Some("f"), b"xyz")])
+            .await
+            .text(),
+        "file 3"
+    );
+    app.post_raw("/api/v1/test/count?repeat=x", "text/plain", "a")
+        .await
+        .error(422, "VALIDATION_ERROR");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use flowforge_service_kit::{ApiError, Batch, BinaryInput, JsonOrBinary, OneOrBatch};
+use flowforge_service_kit::{ApiError, Batch, BinaryInput, JsonOrStream, OneOrBatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -10,7 +10,7 @@ use super::{InputEncoding, OutputFormat, decode_input};
 use crate::domain::hash::HashAlgorithm as Algorithm;
 use crate::state::AppState;
 
-/// Inputs above this size are hashed on the CPU pool rather than on the async runtime.
+/// Multipart files above this size are hashed on the CPU pool rather than on the async runtime.
 const INLINE_HASH_LIMIT: usize = 64 * 1024;
 
 /// A digest algorithm. `md5` and `sha1` are broken for collision resistance: use them only for
@@ -83,7 +83,7 @@ pub struct HashRequest {
 }
 
 /// Options when the data is a file (raw body or multipart), given as query or form fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HashFileOptions {
     #[serde(default)]
@@ -144,14 +144,14 @@ fn digest(
 )]
 pub async fn hash(
     State(state): State<AppState>,
-    request: JsonOrBinary<Batch<HashRequest>, HashFileOptions>,
+    request: JsonOrStream<Batch<HashRequest>, HashFileOptions>,
 ) -> Result<Response, ApiError> {
     match request {
-        JsonOrBinary::Json(batch) => batch.respond(|r: HashRequest| {
+        JsonOrStream::Json(batch) => batch.respond(|r: HashRequest| {
             let data = decode_input(&r.input, r.input_encoding, "input")?;
             Ok(digest(&state, r.algorithm, &data, r.output_format))
         }),
-        JsonOrBinary::Binary(BinaryInput { bytes, options, .. }) => {
+        JsonOrStream::File(BinaryInput { bytes, options, .. }) => {
             let HashFileOptions {
                 algorithm,
                 output_format,
@@ -166,6 +166,27 @@ pub async fn hash(
                     .await?
             };
             Ok(axum::Json(response).into_response())
+        }
+        // A raw body is hashed as it arrives: no copy of the upload is held, and hashing overlaps
+        // the transfer. Chunks are at most a few hundred KiB, well under a millisecond of work.
+        JsonOrStream::Stream(mut body) => {
+            let HashFileOptions {
+                algorithm,
+                output_format,
+            } = body.options;
+            let mut hasher = algorithm.domain().hasher();
+            while let Some(chunk) = body.next_chunk().await? {
+                hasher.update(&chunk);
+            }
+            state.operations.record("hash", &algorithm.label(), true);
+            Ok(axum::Json(HashResponse {
+                algorithm,
+                digest: crate::domain::encoding::OutputFormat::from(output_format)
+                    .encode(&hasher.finish()),
+                output_format,
+                input_bytes: body.received(),
+            })
+            .into_response())
         }
     }
 }

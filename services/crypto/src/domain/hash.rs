@@ -20,20 +20,76 @@ pub enum HashAlgorithm {
 impl HashAlgorithm {
     /// The digest of `data`.
     pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        let mut hasher = self.hasher();
+        hasher.update(data);
+        hasher.finish()
+    }
+
+    /// An incremental hasher, for data that arrives in chunks.
+    pub fn hasher(self) -> Hasher {
         use ring::digest;
-        match self {
-            HashAlgorithm::Md5 => md5::Md5::digest(data).to_vec(),
-            HashAlgorithm::Sha1 => digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, data)
-                .as_ref()
-                .to_vec(),
-            HashAlgorithm::Sha224 => sha2::Sha224::digest(data).to_vec(),
-            HashAlgorithm::Sha256 => digest::digest(&digest::SHA256, data).as_ref().to_vec(),
-            HashAlgorithm::Sha384 => digest::digest(&digest::SHA384, data).as_ref().to_vec(),
-            HashAlgorithm::Sha512 => digest::digest(&digest::SHA512, data).as_ref().to_vec(),
-            HashAlgorithm::Sha3_256 => sha3::Sha3_256::digest(data).to_vec(),
-            HashAlgorithm::Sha3_384 => sha3::Sha3_384::digest(data).to_vec(),
-            HashAlgorithm::Sha3_512 => sha3::Sha3_512::digest(data).to_vec(),
-            HashAlgorithm::Blake3 => blake3::hash(data).as_bytes().to_vec(),
+        Hasher(match self {
+            HashAlgorithm::Md5 => State::Md5(md5::Md5::new()),
+            HashAlgorithm::Sha1 => {
+                State::Ring(digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY))
+            }
+            HashAlgorithm::Sha224 => State::Sha224(sha2::Sha224::new()),
+            HashAlgorithm::Sha256 => State::Ring(digest::Context::new(&digest::SHA256)),
+            HashAlgorithm::Sha384 => State::Ring(digest::Context::new(&digest::SHA384)),
+            HashAlgorithm::Sha512 => State::Ring(digest::Context::new(&digest::SHA512)),
+            HashAlgorithm::Sha3_256 => State::Sha3_256(sha3::Sha3_256::new()),
+            HashAlgorithm::Sha3_384 => State::Sha3_384(sha3::Sha3_384::new()),
+            HashAlgorithm::Sha3_512 => State::Sha3_512(sha3::Sha3_512::new()),
+            HashAlgorithm::Blake3 => State::Blake3(Box::new(blake3::Hasher::new())),
+        })
+    }
+}
+
+/// A digest in progress.
+pub struct Hasher(State);
+
+enum State {
+    Ring(ring::digest::Context),
+    Md5(md5::Md5),
+    Sha224(sha2::Sha224),
+    Sha3_256(sha3::Sha3_256),
+    Sha3_384(sha3::Sha3_384),
+    Sha3_512(sha3::Sha3_512),
+    Blake3(Box<blake3::Hasher>),
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hasher")
+    }
+}
+
+impl Hasher {
+    /// Feeds more data.
+    pub fn update(&mut self, data: &[u8]) {
+        match &mut self.0 {
+            State::Ring(context) => context.update(data),
+            State::Md5(h) => h.update(data),
+            State::Sha224(h) => h.update(data),
+            State::Sha3_256(h) => h.update(data),
+            State::Sha3_384(h) => h.update(data),
+            State::Sha3_512(h) => h.update(data),
+            State::Blake3(h) => {
+                h.update(data);
+            }
+        }
+    }
+
+    /// The digest of everything fed.
+    pub fn finish(self) -> Vec<u8> {
+        match self.0 {
+            State::Ring(context) => context.finish().as_ref().to_vec(),
+            State::Md5(h) => h.finalize().to_vec(),
+            State::Sha224(h) => h.finalize().to_vec(),
+            State::Sha3_256(h) => h.finalize().to_vec(),
+            State::Sha3_384(h) => h.finalize().to_vec(),
+            State::Sha3_512(h) => h.finalize().to_vec(),
+            State::Blake3(h) => h.finalize().as_bytes().to_vec(),
         }
     }
 }

@@ -1,5 +1,9 @@
 //! The crypto service through its router: standard vectors, round trips, every envelope, the
 //! OpenAPI contract, and one smoke test over a real socket.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers in test binaries panic to report failure"
+)]
 
 mod cipher;
 mod contract;
