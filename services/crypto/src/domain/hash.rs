@@ -153,4 +153,23 @@ mod tests {
             "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262",
         );
     }
+
+    #[test]
+    fn chunked_equals_whole() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        for algorithm in [
+            Md5, Sha1, Sha224, Sha256, Sha384, Sha512, Sha3_256, Sha3_384, Sha3_512, Blake3,
+        ] {
+            let mut hasher = algorithm.hasher();
+            for chunk in data.chunks(7919) {
+                hasher.update(chunk);
+            }
+            let whole = {
+                let mut one = algorithm.hasher();
+                one.update(&data);
+                one.finish()
+            };
+            assert_eq!(hasher.finish(), whole, "{algorithm:?}");
+        }
+    }
 }
