@@ -93,6 +93,26 @@ fn decode_input(
     domain::encoding::InputEncoding::from(encoding).decode(text, field)
 }
 
+impl OutputFormat {
+    /// Serde default for digests and tags.
+    fn hex() -> Self {
+        Self::Hex
+    }
+
+    /// Serde default for signatures.
+    fn base64() -> Self {
+        Self::Base64
+    }
+}
+
+/// The name a value has on the wire (`sha3-256`, `ecdsa-p256`), for metric labels.
+fn wire_name(value: impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// The current Unix time in seconds.
 fn unix_now() -> i64 {
     std::time::SystemTime::now()

@@ -95,6 +95,6 @@ pub async fn encode(
     };
     state
         .operations
-        .record("encode", &format!("{:?}", r.encoding).to_lowercase(), true);
+        .record("encode", &super::wire_name(r.encoding), true);
     Ok(Json(response))
 }

@@ -57,10 +57,7 @@ impl HashAlgorithm {
     }
 
     fn label(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        super::wire_name(self)
     }
 }
 
@@ -78,7 +75,7 @@ pub struct HashRequest {
     #[serde(default)]
     pub input_encoding: InputEncoding,
     /// How the digest is written (default `hex`).
-    #[serde(default = "hex")]
+    #[serde(default = "OutputFormat::hex")]
     pub output_format: OutputFormat,
 }
 
@@ -88,12 +85,8 @@ pub struct HashRequest {
 pub struct HashFileOptions {
     #[serde(default)]
     algorithm: HashAlgorithm,
-    #[serde(default = "hex")]
+    #[serde(default = "OutputFormat::hex")]
     output_format: OutputFormat,
-}
-
-fn hex() -> OutputFormat {
-    OutputFormat::Hex
 }
 
 /// A digest.

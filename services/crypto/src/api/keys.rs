@@ -112,11 +112,9 @@ pub async fn generate_key(
         .cpu
         .run(move || keys::generate(spec).map_err(ApiError::from))
         .await?;
-    let label = serde_json::to_value(r.key_type)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    state.operations.record("keys_generate", &label, true);
+    state
+        .operations
+        .record("keys_generate", &super::wire_name(r.key_type), true);
     let owned = |jwk: keys::Jwk| jwk.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     Ok(Json(match generated {
         GeneratedKey::Symmetric { key, jwk } => GenerateKeyResponse {

@@ -64,7 +64,7 @@ pub struct HmacRequest {
     #[serde(default)]
     pub input_encoding: InputEncoding,
     /// How the tag is written (default `hex`).
-    #[serde(default = "hex")]
+    #[serde(default = "OutputFormat::hex")]
     pub output_format: OutputFormat,
 }
 
@@ -77,12 +77,8 @@ pub struct HmacFileOptions {
     key: String,
     #[serde(default)]
     key_encoding: InputEncoding,
-    #[serde(default = "hex")]
+    #[serde(default = "OutputFormat::hex")]
     output_format: OutputFormat,
-}
-
-fn hex() -> OutputFormat {
-    OutputFormat::Hex
 }
 
 /// An HMAC tag.
@@ -293,7 +289,7 @@ pub async fn verify_webhook(
     let verdict = webhook::verify(provider, &delivery)?;
     state.operations.record(
         "webhook_verify",
-        &format!("{provider:?}").to_lowercase(),
+        &super::wire_name(r.provider),
         verdict.valid,
     );
     Ok(Json(VerifyWebhookResponse {

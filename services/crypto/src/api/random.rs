@@ -148,7 +148,7 @@ pub async fn random(
         .collect::<Result<Vec<_>, _>>()?;
     state
         .operations
-        .record("random", &format!("{:?}", r.kind).to_lowercase(), true);
+        .record("random", &super::wire_name(r.kind), true);
     Ok(Json(RandomResponse {
         kind: r.kind,
         values,

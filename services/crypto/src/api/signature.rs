@@ -39,10 +39,7 @@ impl SignatureAlgorithm {
     }
 
     fn label(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        super::wire_name(self)
     }
 }
 
@@ -83,12 +80,8 @@ pub struct SignRequest {
     #[serde(default)]
     pub signature_format: SignatureFormat,
     /// How the signature is written (default `base64`).
-    #[serde(default = "base64")]
+    #[serde(default = "OutputFormat::base64")]
     pub output_format: OutputFormat,
-}
-
-fn base64() -> OutputFormat {
-    OutputFormat::Base64
 }
 
 /// A signature.
