@@ -160,6 +160,17 @@ pub enum OneOrBatch<T> {
     One(T),
 }
 
+/// A response that is one result, or a [`BatchResponse`] when the request was a batch (for the
+/// OpenAPI document, so generated clients accept both).
+#[derive(Debug, ToSchema)]
+#[serde(untagged)]
+pub enum OneOrBatchResponse<T> {
+    /// Per-item results of a batch request.
+    Batch(BatchResponse<T>),
+    /// The result of a single request.
+    One(T),
+}
+
 /// Per-item results of a batch, in request order.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BatchResponse<T> {

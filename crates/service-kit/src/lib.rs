@@ -37,6 +37,7 @@ pub use config::{ConfigError, Limits, ServiceConfig};
 pub use error::{ApiError, ErrorBody, ErrorDetail, ErrorEnvelope, current_request_id};
 pub use extract::{
     ApiJson, ApiQuery, Batch, BatchItem, BatchRequest, BatchResponse, MAX_BATCH_ITEMS, OneOrBatch,
+    OneOrBatchResponse,
 };
 pub use health::{Health, HealthCheck, ReadinessLatch};
 pub use kit::Kit;

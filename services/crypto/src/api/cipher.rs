@@ -207,7 +207,7 @@ fn symmetric_secret<'a>(
     tag = "encryption",
     request_body(content = OneOrBatch<EncryptRequest>, description = "JSON, or a file as a raw body (`?passphrase=…`) or multipart `file`"),
     responses(
-        (status = 200, description = "The token, or per-item results for a batch", body = EncryptResponse),
+        (status = 200, description = "The token, or per-item results for a batch", body = flowforge_service_kit::OneOrBatchResponse<EncryptResponse>),
         (status = 422, description = "Bad key, or plaintext too long for RSA-OAEP (`MESSAGE_TOO_LONG`)", body = flowforge_service_kit::ErrorEnvelope)
     )
 )]
@@ -358,7 +358,7 @@ fn decrypt_token(r: &DecryptRequest) -> Result<DecryptResponse, ApiError> {
     tag = "encryption",
     request_body = OneOrBatch<DecryptRequest>,
     responses(
-        (status = 200, description = "The plaintext, or per-item results for a batch", body = DecryptResponse),
+        (status = 200, description = "The plaintext, or per-item results for a batch", body = flowforge_service_kit::OneOrBatchResponse<DecryptResponse>),
         (status = 400, description = "`DECRYPTION_FAILED`: wrong key or passphrase, wrong AAD, or tampered data", body = flowforge_service_kit::ErrorEnvelope)
     )
 )]

@@ -131,7 +131,7 @@ fn digest(
         description = "JSON, or a file as a raw body (`?algorithm=sha256&outputFormat=hex`) or multipart `file`"
     ),
     responses(
-        (status = 200, description = "The digest, or per-item results for a batch", body = HashResponse),
+        (status = 200, description = "The digest, or per-item results for a batch", body = flowforge_service_kit::OneOrBatchResponse<HashResponse>),
         (status = 422, description = "Invalid input", body = flowforge_service_kit::ErrorEnvelope)
     )
 )]

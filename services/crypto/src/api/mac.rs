@@ -115,7 +115,7 @@ fn compute(
     path = "/api/v1/crypto/hmac",
     tag = "hmac",
     request_body(content = OneOrBatch<HmacRequest>, description = "JSON, or a file as a raw body (`?key=…&algorithm=sha256`) or multipart `file`"),
-    responses((status = 200, description = "The tag, or per-item results for a batch", body = HmacResponse))
+    responses((status = 200, description = "The tag, or per-item results for a batch", body = flowforge_service_kit::OneOrBatchResponse<HmacResponse>))
 )]
 pub async fn hmac(
     State(state): State<AppState>,

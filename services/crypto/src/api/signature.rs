@@ -100,7 +100,7 @@ pub struct SignResponse {
     path = "/api/v1/crypto/sign",
     tag = "signatures",
     request_body = OneOrBatch<SignRequest>,
-    responses((status = 200, description = "The signature, or per-item results for a batch", body = SignResponse))
+    responses((status = 200, description = "The signature, or per-item results for a batch", body = flowforge_service_kit::OneOrBatchResponse<SignResponse>))
 )]
 pub async fn sign(
     State(state): State<AppState>,
@@ -152,7 +152,7 @@ pub struct VerifySignatureRequest {
     path = "/api/v1/crypto/verify",
     tag = "signatures",
     request_body = OneOrBatch<VerifySignatureRequest>,
-    responses((status = 200, description = "Whether the signature is valid, or per-item results for a batch", body = VerifyResponse))
+    responses((status = 200, description = "Whether the signature is valid, or per-item results for a batch", body = flowforge_service_kit::OneOrBatchResponse<VerifyResponse>))
 )]
 pub async fn verify(
     State(state): State<AppState>,
