@@ -3,10 +3,10 @@
 # Safe to run again. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-# Build: a C toolchain for ring and other -sys crates, pkg-config, curl for scripts.
+# Build: a C toolchain for ring and other -sys crates, pkg-config, cmake (zlib-ng under pingora), curl.
 # Tests: the openssl CLI (interoperability checks of keys and signatures).
 # Tests: PostgreSQL and Redis servers (scripts/services.sh starts them when none answers).
-PACKAGES=(build-essential pkg-config curl ca-certificates openssl postgresql redis-server)
+PACKAGES=(build-essential pkg-config cmake curl ca-certificates openssl postgresql redis-server)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

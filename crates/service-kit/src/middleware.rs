@@ -184,7 +184,7 @@ fn declared_length(req: &Request) -> Option<usize> {
 }
 
 /// Ids from clients are kept when short and made of safe characters, so they can go into logs as is.
-pub(crate) fn is_well_formed_request_id(id: &str) -> bool {
+pub fn is_well_formed_request_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_REQUEST_ID_LEN
         && id
@@ -192,7 +192,8 @@ pub(crate) fn is_well_formed_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-pub(crate) fn generate_request_id() -> String {
+/// A fresh request id: `req-` and 32 random hex digits.
+pub fn generate_request_id() -> String {
     format!("req-{}", uuid::Uuid::new_v4().simple())
 }
 

@@ -1,0 +1,494 @@
+//! The declarative config file (DESIGN.md "Gateway configuration"), read once and validated.
+//! Unknown keys are errors naming their path; absent services get their default local port.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Environment variable naming the config file.
+pub const ENV_CONFIG: &str = "FLOWFORGE_CONFIG";
+
+/// Every service the gateway routes to, with its path segment and default local port.
+pub const SERVICES: [(&str, &str, u16); 8] = [
+    ("crypto", "crypto", 3001),
+    ("math", "math", 3002),
+    ("pdf", "pdf", 3003),
+    ("ocr", "ocr", 3004),
+    ("image", "image", 3005),
+    ("llm", "llm", 3006),
+    ("vector", "vector", 3007),
+    ("data-transform", "data", 3008),
+];
+
+const DEFAULT_TIMEOUT_SECONDS: u64 = 60;
+const DEFAULT_MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config error at `{path}`: {message}")]
+    Invalid { path: String, message: String },
+}
+
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub gateway: GatewaySection,
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceSection>,
+    #[serde(default)]
+    pub tiers: BTreeMap<String, TierSection>,
+    #[serde(default)]
+    pub consumers: Vec<ConsumerSection>,
+    #[serde(default)]
+    pub jwt: Vec<JwtSection>,
+    #[serde(default)]
+    pub redis: Option<RedisSection>,
+    #[serde(default)]
+    pub database: Option<DatabaseSection>,
+}
+
+/// `gateway:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewaySection {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default = "default_admin")]
+    pub admin: String,
+    /// Required for the admin API; absent = admin API off.
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    #[serde(default)]
+    pub cors: CorsSection,
+    /// Largest request body forwarded, in bytes (default 25 MiB).
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            admin: default_admin(),
+            admin_token: None,
+            cors: CorsSection::default(),
+            max_body_bytes: None,
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "0.0.0.0:8000".into()
+}
+
+fn default_admin() -> String {
+    "127.0.0.1:8001".into()
+}
+
+/// `gateway.cors:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CorsSection {
+    #[serde(default = "any_origin")]
+    pub allow_origins: Vec<String>,
+}
+
+impl Default for CorsSection {
+    fn default() -> Self {
+        Self {
+            allow_origins: any_origin(),
+        }
+    }
+}
+
+fn any_origin() -> Vec<String> {
+    vec!["*".into()]
+}
+
+/// `services.<name>:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceSection {
+    #[serde(default)]
+    pub upstreams: Vec<String>,
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    /// Named groups (blue/green) with weights.
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupSection>,
+}
+
+/// `services.<name>.groups.<group>:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GroupSection {
+    pub upstreams: Vec<String>,
+    #[serde(default = "full_weight")]
+    pub weight: u32,
+}
+
+fn full_weight() -> u32 {
+    100
+}
+
+/// `tiers.<name>:` (enforced by the rate limiter).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TierSection {
+    #[serde(default)]
+    pub per_minute: Option<u64>,
+    #[serde(default)]
+    pub per_day: Option<u64>,
+}
+
+/// `consumers[]:` (DB-less mode).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsumerSection {
+    pub id: String,
+    #[serde(default)]
+    pub tier: Option<String>,
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub key_hashes: Vec<String>,
+}
+
+/// `jwt[]:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JwtSection {
+    pub issuer: String,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub algorithms: Vec<String>,
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub consumer_claim: Option<String>,
+    #[serde(default)]
+    pub tier_claim: Option<String>,
+    #[serde(default)]
+    pub leeway_seconds: Option<u64>,
+}
+
+/// `redis:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedisSection {
+    pub url: String,
+    #[serde(default)]
+    pub on_failure: Option<String>,
+}
+
+/// `database:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DatabaseSection {
+    pub url: String,
+}
+
+/// The validated configuration the gateway runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    pub admin: SocketAddr,
+    pub admin_token: Option<String>,
+    pub allow_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    /// One entry per known service, in [`SERVICES`] order.
+    pub services: Vec<ServiceConfig>,
+}
+
+/// One service's routing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceConfig {
+    /// Service name (`data-transform`).
+    pub name: String,
+    /// First path segment after `/api/v1/` (`data`).
+    pub segment: String,
+    /// Upstream groups; a service without groups has one group `default` with weight 100.
+    pub groups: Vec<UpstreamGroup>,
+    pub timeout: Duration,
+    pub max_body_bytes: usize,
+}
+
+/// A weighted set of instances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamGroup {
+    pub name: String,
+    pub upstreams: Vec<SocketAddr>,
+    pub weight: u32,
+}
+
+impl GatewayConfig {
+    /// Reads the file named by `FLOWFORGE_CONFIG`, or the defaults when it is unset.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match std::env::var(ENV_CONFIG) {
+            Ok(path) if !path.trim().is_empty() => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Self::from_yaml(&text)
+            }
+            _ => Self::from_file(FileConfig::default()),
+        }
+    }
+
+    /// Parses and validates YAML text.
+    pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let deserializer = serde_norway::Deserializer::from_str(text);
+        let file: FileConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            invalid(
+                if path == "." {
+                    "(root)".to_owned()
+                } else {
+                    path
+                },
+                e.into_inner().to_string(),
+            )
+        })?;
+        Self::from_file(file)
+    }
+
+    /// Validates a parsed file and fills in defaults.
+    pub fn from_file(file: FileConfig) -> Result<Self, ConfigError> {
+        for name in file.services.keys() {
+            if !SERVICES.iter().any(|(known, _, _)| known == name) {
+                let known: Vec<_> = SERVICES.iter().map(|(n, _, _)| *n).collect();
+                return Err(invalid(
+                    format!("services.{name}"),
+                    format!("unknown service; known: {}", known.join(", ")),
+                ));
+            }
+        }
+        let max_body_bytes = file
+            .gateway
+            .max_body_bytes
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        let services = SERVICES
+            .iter()
+            .map(|(name, segment, port)| {
+                let section = file.services.get(*name).cloned().unwrap_or_default();
+                service_config(name, segment, *port, &section, max_body_bytes)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            listen: parse_addr("gateway.listen", &file.gateway.listen)?,
+            admin: parse_addr("gateway.admin", &file.gateway.admin)?,
+            admin_token: file.gateway.admin_token.filter(|t| !t.is_empty()),
+            allow_origins: file.gateway.cors.allow_origins,
+            max_body_bytes,
+            services,
+        })
+    }
+
+    /// The service a path segment routes to.
+    pub fn service_by_segment(&self, segment: &str) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| s.segment == segment)
+    }
+}
+
+fn service_config(
+    name: &str,
+    segment: &str,
+    port: u16,
+    section: &ServiceSection,
+    gateway_max_body: usize,
+) -> Result<ServiceConfig, ConfigError> {
+    let path = format!("services.{name}");
+    let groups = if section.groups.is_empty() {
+        let upstreams = if section.upstreams.is_empty() {
+            vec![format!("127.0.0.1:{port}")]
+        } else {
+            section.upstreams.clone()
+        };
+        vec![UpstreamGroup {
+            name: "default".into(),
+            upstreams: parse_addrs(&format!("{path}.upstreams"), &upstreams)?,
+            weight: 100,
+        }]
+    } else {
+        if !section.upstreams.is_empty() {
+            return Err(invalid(
+                format!("{path}.upstreams"),
+                "give either `upstreams` or `groups`, not both",
+            ));
+        }
+        let groups = section
+            .groups
+            .iter()
+            .map(|(group, g)| {
+                let upstreams =
+                    parse_addrs(&format!("{path}.groups.{group}.upstreams"), &g.upstreams)?;
+                if upstreams.is_empty() {
+                    return Err(invalid(
+                        format!("{path}.groups.{group}.upstreams"),
+                        "must list at least one instance",
+                    ));
+                }
+                Ok(UpstreamGroup {
+                    name: group.clone(),
+                    upstreams,
+                    weight: g.weight,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if groups.iter().all(|g| g.weight == 0) {
+            return Err(invalid(
+                format!("{path}.groups"),
+                "at least one group needs a weight above 0",
+            ));
+        }
+        groups
+    };
+    let timeout_seconds = section.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    if timeout_seconds == 0 {
+        return Err(invalid(
+            format!("{path}.timeoutSeconds"),
+            "must be at least 1",
+        ));
+    }
+    Ok(ServiceConfig {
+        name: name.into(),
+        segment: segment.into(),
+        groups,
+        timeout: Duration::from_secs(timeout_seconds),
+        max_body_bytes: section.max_body_bytes.unwrap_or(gateway_max_body),
+    })
+}
+
+fn parse_addrs(path: &str, values: &[String]) -> Result<Vec<SocketAddr>, ConfigError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| parse_addr(&format!("{path}[{i}]"), v))
+        .collect()
+}
+
+fn parse_addr(path: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    use std::net::ToSocketAddrs;
+    value
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| invalid(path, format!("`{value}` is not host:port")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_path(yaml: &str) -> String {
+        match GatewayConfig::from_yaml(yaml).unwrap_err() {
+            ConfigError::Invalid { path, .. } => path,
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn defaults_route_every_service_to_its_local_port() {
+        let config = GatewayConfig::from_yaml("{}").unwrap();
+        assert_eq!(config.listen, "0.0.0.0:8000".parse().unwrap());
+        assert_eq!(config.admin, "127.0.0.1:8001".parse().unwrap());
+        assert_eq!(config.services.len(), 8);
+        let data = config.service_by_segment("data").unwrap();
+        assert_eq!(data.name, "data-transform");
+        assert_eq!(
+            data.groups[0].upstreams,
+            vec!["127.0.0.1:3008".parse().unwrap()]
+        );
+        assert!(config.service_by_segment("data-transform").is_none());
+    }
+
+    #[test]
+    fn reads_the_design_example() {
+        let yaml = r#"
+gateway:
+  listen: 0.0.0.0:8000
+  admin: 127.0.0.1:8001
+  adminToken: change-me
+  cors: { allowOrigins: ["*"] }
+services:
+  crypto: { upstreams: ["127.0.0.1:3001"] }
+  image:
+    timeoutSeconds: 60
+    groups: { blue: { upstreams: ["10.0.1.5:3005"], weight: 100 }, green: { upstreams: ["10.0.2.5:3005"], weight: 0 } }
+tiers:
+  free: { perMinute: 100, perDay: 1000 }
+consumers:
+  - id: demo
+    tier: free
+    keys: ["ff_demo_0123456789abcdef"]
+jwt:
+  - issuer: https://auth.example.com/
+    audiences: [flowforge]
+    algorithms: [RS256, ES256]
+    jwksUrl: https://auth.example.com/.well-known/jwks.json
+    consumerClaim: sub
+    tierClaim: tier
+    leewaySeconds: 60
+redis: { url: redis://127.0.0.1:6379, onFailure: allow }
+database: { url: postgres://postgres@127.0.0.1:5432/flowforge }
+"#;
+        let config = GatewayConfig::from_yaml(yaml).unwrap();
+        assert_eq!(config.admin_token.as_deref(), Some("change-me"));
+        let image = config.service_by_segment("image").unwrap();
+        let weights: Vec<_> = image
+            .groups
+            .iter()
+            .map(|g| (g.name.as_str(), g.weight))
+            .collect();
+        assert_eq!(weights, [("blue", 100), ("green", 0)]);
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        assert_eq!(error_path("gateway: { lisen: 1 }"), "gateway.lisen");
+        assert_eq!(
+            error_path("services: { crypto: { upstream: [] } }"),
+            "services.crypto.upstream"
+        );
+        assert_eq!(error_path("services: { cripto: {} }"), "services.cripto");
+        assert_eq!(
+            error_path("services: { crypto: { upstreams: [\"nowhere\"] } }"),
+            "services.crypto.upstreams[0]"
+        );
+        assert_eq!(error_path("gateway: { listen: \"x\" }"), "gateway.listen");
+        assert_eq!(
+            error_path(
+                "services: { image: { groups: { blue: { upstreams: [\"127.0.0.1:1\"], weight: 0 } } } }"
+            ),
+            "services.image.groups"
+        );
+        assert_eq!(
+            error_path("services: { crypto: { timeoutSeconds: 0 } }"),
+            "services.crypto.timeoutSeconds"
+        );
+        assert_eq!(error_path("extra: 1"), "extra");
+    }
+}

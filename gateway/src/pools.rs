@@ -1,0 +1,150 @@
+//! One load-balanced pool per service, health-checked on `/health` in the background.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pingora::http::RequestHeader;
+use pingora::lb::discovery::Static;
+use pingora::lb::health_check::HttpHealthCheck;
+use pingora::lb::selection::RoundRobin;
+use pingora::lb::{Backend, Backends, LoadBalancer};
+use pingora::services::background::{GenBackgroundService, background_service};
+use serde_json::{Value, json};
+
+use crate::config::{GatewayConfig, ServiceConfig};
+
+/// How often every instance's `/health` is checked.
+pub const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// Longest search through the selection ring for a healthy instance.
+const MAX_SELECTION_STEPS: usize = 256;
+
+/// A service's instances.
+pub struct Pool {
+    pub name: String,
+    pub segment: String,
+    pub timeout: Duration,
+    pub max_body_bytes: usize,
+    balancer: Arc<LoadBalancer<RoundRobin>>,
+}
+
+impl Pool {
+    /// A healthy instance, by weighted round robin; on a retry, another than `avoid` when one exists.
+    pub fn select(&self, avoid: Option<&str>) -> Option<Backend> {
+        let other = |backend: &Backend, healthy: bool| {
+            healthy && avoid.is_none_or(|a| backend.addr.to_string() != a)
+        };
+        self.balancer
+            .select_with(b"", MAX_SELECTION_STEPS, other)
+            .or_else(|| self.balancer.select(b"", MAX_SELECTION_STEPS))
+    }
+
+    /// (healthy, total) instances.
+    pub fn health(&self) -> (usize, usize) {
+        let backends = self.balancer.backends();
+        let all = backends.get_backend();
+        (all.iter().filter(|b| backends.ready(b)).count(), all.len())
+    }
+}
+
+/// Every service's pool.
+pub struct Pools {
+    pools: Vec<Arc<Pool>>,
+}
+
+/// The background tasks (discovery and health checks) a server must run for the pools.
+pub type HealthTasks = Vec<GenBackgroundService<LoadBalancer<RoundRobin>>>;
+
+impl Pools {
+    /// Builds the pools and the health-check tasks that keep them current.
+    pub fn build(config: &GatewayConfig) -> anyhow::Result<(Self, HealthTasks)> {
+        let mut pools = Vec::new();
+        let mut tasks = Vec::new();
+        for service in &config.services {
+            let task = background_service(
+                &format!("health checks: {}", service.name),
+                balancer(service)?,
+            );
+            pools.push(Arc::new(Pool {
+                name: service.name.clone(),
+                segment: service.segment.clone(),
+                timeout: service.timeout,
+                max_body_bytes: service.max_body_bytes,
+                balancer: task.task(),
+            }));
+            tasks.push(task);
+        }
+        Ok((Self { pools }, tasks))
+    }
+
+    /// The pool serving `/api/v1/<segment>/`.
+    pub fn by_segment(&self, segment: &str) -> Option<Arc<Pool>> {
+        self.pools.iter().find(|p| p.segment == segment).cloned()
+    }
+
+    /// The gateway's `/health` answer: itself, and each pool's healthy/total instances.
+    pub fn health_summary(&self) -> Value {
+        let pools: serde_json::Map<String, Value> = self
+            .pools
+            .iter()
+            .map(|pool| {
+                let (healthy, total) = pool.health();
+                (
+                    pool.name.clone(),
+                    json!({"healthy": healthy, "total": total}),
+                )
+            })
+            .collect();
+        json!({"status": "healthy", "service": "gateway", "version": env!("CARGO_PKG_VERSION"), "pools": pools})
+    }
+}
+
+fn balancer(service: &ServiceConfig) -> anyhow::Result<LoadBalancer<RoundRobin>> {
+    // Groups with weight 0 take no traffic; a group's weight weighs each of its instances.
+    // pingora's weighted round robin repeats an instance `weight` times in a row, so weights are
+    // reduced by their common divisor: 100/100 alternates instances instead of sending 100 in a row.
+    let divisor = service
+        .groups
+        .iter()
+        .map(|g| g.weight)
+        .filter(|w| *w > 0)
+        .fold(0, gcd)
+        .max(1);
+    let backends: BTreeSet<Backend> = service
+        .groups
+        .iter()
+        .filter(|g| g.weight > 0)
+        .flat_map(|g| {
+            let weight = (g.weight / divisor) as usize;
+            g.upstreams
+                .iter()
+                .map(move |addr| Backend::new_with_weight(&addr.to_string(), weight))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut balancer =
+        LoadBalancer::<RoundRobin>::from_backends(Backends::new(Static::new(backends)));
+    let mut check = HttpHealthCheck::new("localhost", false);
+    let mut request = RequestHeader::build("GET", b"/health", None)?;
+    request.insert_header("host", "localhost")?;
+    check.req = request;
+    balancer.set_health_check(Box::new(check));
+    balancer.health_check_frequency = Some(HEALTH_CHECK_INTERVAL);
+    balancer.parallel_health_check = true;
+    Ok(balancer)
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gcd;
+
+    #[test]
+    fn weights_reduce_by_their_common_divisor() {
+        assert_eq!([100, 100].into_iter().fold(0, gcd), 100);
+        assert_eq!([90, 10].into_iter().fold(0, gcd), 10);
+        assert_eq!([7].into_iter().fold(0, gcd), 7);
+    }
+}

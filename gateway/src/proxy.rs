@@ -1,0 +1,299 @@
+//! The request path: one `ProxyHttp` whose phases stay short and call the pure functions in
+//! `routing`, `envelope` and `pools`. Auth and rate limits slot in as further steps of
+//! `request_filter` (they need only the context's service and request id).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use flowforge_service_kit::{generate_request_id, is_well_formed_request_id};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::{HttpPeer, ProxyHttp, Session};
+use pingora::proxy::FailToProxy;
+use pingora::{Error, ErrorType, Result};
+
+use crate::config::GatewayConfig;
+use crate::envelope::{self, GatewayError};
+use crate::pools::{Pool, Pools};
+use crate::routing::service_segment;
+
+const REQUEST_ID: &str = "x-request-id";
+/// How long connecting to an instance may take before trying another.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connect failures of idempotent requests are retried once, on another instance.
+const MAX_CONNECT_TRIES: usize = 2;
+/// Headers the gateway owns: a client may not send them upstream.
+const GATEWAY_HEADERS: [&str; 3] = ["x-consumer-id", "x-user-id", "x-consumer-tier"];
+const EXPOSED_HEADERS: &str = "X-Request-Id, X-RateLimit-Limit-Minute, X-RateLimit-Remaining-Minute, \
+X-RateLimit-Limit-Day, X-RateLimit-Remaining-Day, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After";
+
+/// The gateway's proxy logic.
+pub struct Gateway {
+    pub(crate) config: Arc<GatewayConfig>,
+    pub(crate) pools: Arc<Pools>,
+}
+
+/// What the gateway knows about one request as it moves through the phases.
+pub struct RequestCtx {
+    request_id: String,
+    started: Instant,
+    pool: Option<Arc<Pool>>,
+    upstream: Option<String>,
+    connect_tries: usize,
+    origin: Option<String>,
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            request_id: String::new(),
+            started: Instant::now(),
+            pool: None,
+            upstream: None,
+            connect_tries: 0,
+            origin: None,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let req = session.req_header();
+        ctx.request_id = header(req, REQUEST_ID)
+            .filter(|id| is_well_formed_request_id(id))
+            .map_or_else(generate_request_id, str::to_owned);
+        ctx.origin = header(req, "origin").map(str::to_owned);
+
+        if req.method == http::Method::OPTIONS
+            && header(req, "access-control-request-method").is_some()
+        {
+            return self.answer_preflight(session, ctx).await;
+        }
+        let path = req.uri.path().to_owned();
+        if path == "/health" {
+            let body =
+                Bytes::from(serde_json::to_vec(&self.pools.health_summary()).unwrap_or_default());
+            respond(session, ctx, 200, body).await?;
+            return Ok(true);
+        }
+        let Some(pool) = service_segment(&path).and_then(|segment| self.pools.by_segment(segment))
+        else {
+            return self
+                .answer_error(session, ctx, &GatewayError::not_found())
+                .await;
+        };
+        if declared_length(session.req_header()).is_some_and(|len| len > pool.max_body_bytes) {
+            let error = GatewayError::new(
+                413,
+                "PAYLOAD_TOO_LARGE",
+                format!(
+                    "Request body exceeds the limit of {} bytes",
+                    pool.max_body_bytes
+                ),
+            );
+            return self.answer_error(session, ctx, &error).await;
+        }
+        ctx.pool = Some(pool);
+        Ok(false)
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let pool = ctx
+            .pool
+            .as_ref()
+            .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(404), "no route"))?;
+        let Some(backend) = pool.select(ctx.upstream.as_deref()) else {
+            return Err(Error::explain(
+                ErrorType::HTTPStatus(503),
+                "no healthy upstream",
+            ));
+        };
+        ctx.connect_tries += 1;
+        ctx.upstream = Some(backend.addr.to_string());
+        let mut peer = HttpPeer::new(backend.addr.clone(), false, String::new());
+        peer.options.connection_timeout = Some(CONNECT_TIMEOUT);
+        peer.options.read_timeout = Some(pool.timeout);
+        peer.options.write_timeout = Some(pool.timeout);
+        Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        if ctx.connect_tries < MAX_CONNECT_TRIES && is_idempotent(&session.req_header().method) {
+            e.set_retry(true);
+        }
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        upstream.insert_header(REQUEST_ID, &ctx.request_id)?;
+        for name in GATEWAY_HEADERS {
+            upstream.remove_header(name);
+        }
+        if let Some(client) = session.client_addr().and_then(|a| a.as_inet()) {
+            let forwarded = match header(upstream, "x-forwarded-for") {
+                Some(earlier) => format!("{earlier}, {}", client.ip()),
+                None => client.ip().to_string(),
+            };
+            upstream.insert_header("x-forwarded-for", forwarded)?;
+        }
+        upstream.insert_header("x-forwarded-proto", "http")?;
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        response.insert_header(REQUEST_ID, &ctx.request_id)?;
+        self.add_cors(response, ctx)?;
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let status = match e.etype() {
+            ErrorType::HTTPStatus(code) => *code,
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => 504,
+            _ => match e.esource() {
+                pingora::ErrorSource::Upstream => 502,
+                pingora::ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    _ => 400,
+                },
+                _ => 500,
+            },
+        };
+        if status > 0 && session.response_written().is_none() {
+            let error =
+                envelope::for_proxy_failure(status, ctx.pool.as_ref().map(|p| p.name.as_str()));
+            if let Err(write_error) =
+                respond(session, ctx, error.status, error.body(&ctx.request_id)).await
+            {
+                tracing::debug!(request_id = %ctx.request_id, error = %write_error, "could not send the error response");
+            }
+        }
+        FailToProxy {
+            error_code: status,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
+        let req = session.req_header();
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        tracing::info!(
+            request_id = %ctx.request_id,
+            method = %req.method,
+            path = %req.uri.path(),
+            service = ctx.pool.as_ref().map_or("-", |p| p.name.as_str()),
+            status,
+            bytes = session.body_bytes_sent(),
+            latency_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
+            upstream = ctx.upstream.as_deref().unwrap_or("-"),
+            error = error.map(|e| e.to_string()).unwrap_or_default(),
+            "access"
+        );
+    }
+}
+
+impl Gateway {
+    async fn answer_error(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        error: &GatewayError,
+    ) -> Result<bool> {
+        respond(session, ctx, error.status, error.body(&ctx.request_id)).await?;
+        Ok(true)
+    }
+
+    async fn answer_preflight(&self, session: &mut Session, ctx: &RequestCtx) -> Result<bool> {
+        let mut response = ResponseHeader::build(204, Some(6))?;
+        response.insert_header(REQUEST_ID, &ctx.request_id)?;
+        self.add_cors(&mut response, ctx)?;
+        response.insert_header(
+            "access-control-allow-methods",
+            "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+        )?;
+        let requested = header(session.req_header(), "access-control-request-headers")
+            .unwrap_or("content-type, x-api-key, authorization")
+            .to_owned();
+        response.insert_header("access-control-allow-headers", requested)?;
+        response.insert_header("access-control-max-age", "600")?;
+        session
+            .write_response_header(Box::new(response), true)
+            .await?;
+        Ok(true)
+    }
+
+    fn add_cors(&self, response: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
+        let Some(origin) = ctx.origin.as_deref() else {
+            return Ok(());
+        };
+        let allowed = &self.config.allow_origins;
+        if allowed.iter().any(|o| o == "*") {
+            response.insert_header("access-control-allow-origin", "*")?;
+        } else if allowed.iter().any(|o| o == origin) {
+            response.insert_header("access-control-allow-origin", origin)?;
+            response.insert_header("vary", "Origin")?;
+        } else {
+            return Ok(());
+        }
+        response.insert_header("access-control-expose-headers", EXPOSED_HEADERS)?;
+        Ok(())
+    }
+}
+
+/// Writes a complete JSON response.
+async fn respond(session: &mut Session, ctx: &RequestCtx, status: u16, body: Bytes) -> Result<()> {
+    let mut response = ResponseHeader::build(status, Some(4))?;
+    response.insert_header("content-type", "application/json")?;
+    response.insert_header("content-length", body.len().to_string())?;
+    response.insert_header(REQUEST_ID, &ctx.request_id)?;
+    session
+        .write_response_header(Box::new(response), false)
+        .await?;
+    session.write_response_body(Some(body), true).await
+}
+
+fn header<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn declared_length(req: &RequestHeader) -> Option<usize> {
+    header(req, "content-length")?.trim().parse().ok()
+}
+
+fn is_idempotent(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::GET
+            | http::Method::HEAD
+            | http::Method::PUT
+            | http::Method::DELETE
+            | http::Method::OPTIONS
+    )
+}

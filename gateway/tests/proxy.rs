@@ -1,0 +1,436 @@
+//! The real gateway (Pingora, on a thread) in front of real axum upstreams on ephemeral ports.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers in test binaries panic to report failure"
+)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::routing::get;
+use flowforge_gateway::{ChannelShutdown, GatewayConfig, GatewayServer};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A running gateway; stopped when dropped.
+struct Gateway {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts a gateway whose `services:` section is `services` (YAML) and waits until it answers.
+async fn start_gateway(services: &str) -> Gateway {
+    let port = free_port();
+    let yaml = format!(
+        "gateway: {{ listen: \"127.0.0.1:{port}\", cors: {{ allowOrigins: [\"https://app.example.com\"] }} }}\nservices:\n{services}"
+    );
+    let config = GatewayConfig::from_yaml(&yaml).unwrap();
+    let server = GatewayServer::build(config).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let thread = std::thread::spawn(move || {
+        server.run_until(ChannelShutdown(tokio::sync::Mutex::new(stopped)))
+    });
+    let gateway = Gateway {
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        stop: Some(stop),
+        thread: Some(thread),
+    };
+    wait_for(|| async {
+        send(gateway.addr, "GET", "/health", &[], "")
+            .await
+            .is_some()
+    })
+    .await;
+    gateway
+}
+
+async fn wait_for<F, Fut>(mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition().await {
+        assert!(Instant::now() < deadline, "condition not met within 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An upstream instance named `name`: `/health`, an echo of what it received, and a slow route.
+async fn upstream(
+    name: &'static str,
+    port: Option<u16>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let echo = move |request: Request| async move {
+        let headers: HashMap<String, String> = request
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        axum::Json(json!({"instance": name, "path": request.uri().to_string(), "headers": headers}))
+    };
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/api/v1/crypto/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                "late"
+            }),
+        )
+        .fallback(echo);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (addr, task)
+}
+
+struct Reply {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; `None` if the gateway is not listening yet.
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<Reply> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let body = if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t.contains("chunked"))
+    {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    Some(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut text: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = text.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        text = &rest[size + 2..];
+    }
+    out
+}
+
+async fn get_ok(gateway: &Gateway, path: &str) -> Reply {
+    send(gateway.addr, "GET", path, &[], "").await.unwrap()
+}
+
+fn assert_envelope(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let request_id = body["error"]["requestId"].as_str().unwrap();
+    assert_eq!(
+        reply.headers.get("x-request-id").map(String::as_str),
+        Some(request_id)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwards_with_request_id_and_forwarded_headers() {
+    let (instance, _task) = upstream("a", None).await;
+    let gateway = start_gateway(&format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n")).await;
+    let reply = send(
+        gateway.addr,
+        "GET",
+        "/api/v1/crypto/echo?x=1",
+        &[
+            ("x-request-id", "req-client-7"),
+            ("x-consumer-id", "forged"),
+        ],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.headers["x-request-id"], "req-client-7");
+    let seen = reply.json();
+    assert_eq!(
+        seen["path"], "/api/v1/crypto/echo?x=1",
+        "path and query are forwarded unchanged"
+    );
+    assert_eq!(seen["headers"]["x-request-id"], "req-client-7");
+    assert_eq!(seen["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(seen["headers"]["x-forwarded-proto"], "http");
+    assert!(
+        seen["headers"].get("x-consumer-id").is_none(),
+        "client-sent identity headers are stripped"
+    );
+
+    let generated = get_ok(&gateway, "/api/v1/crypto/echo").await;
+    let id = &generated.headers["x-request-id"];
+    assert!(id.starts_with("req-"), "{id}");
+    assert_eq!(
+        generated.json()["headers"]["x-request-id"].as_str(),
+        Some(id.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_get_the_envelope() {
+    let gateway = start_gateway("").await;
+    assert_envelope(&get_ok(&gateway, "/nope").await, 404, "NOT_FOUND");
+    assert_envelope(
+        &get_ok(&gateway, "/api/v1/teleport/now").await,
+        404,
+        "NOT_FOUND",
+    );
+    assert_envelope(&get_ok(&gateway, "/api/v1/").await, 404, "NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn balances_and_survives_a_dead_instance() {
+    let (a, _task_a) = upstream("a", None).await;
+    let (b, task_b) = upstream("b", None).await;
+    let gateway = start_gateway(&format!("  crypto: {{ upstreams: [\"{a}\", \"{b}\"] }}\n")).await;
+
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for _ in 0..20 {
+        let reply = get_ok(&gateway, "/api/v1/crypto/echo").await;
+        *counts
+            .entry(reply.json()["instance"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        (counts["a"], counts["b"]),
+        (10, 10),
+        "round robin over two instances"
+    );
+
+    // Kill b: GETs keep succeeding (a connect failure is retried on a), before and after the health check notices.
+    task_b.abort();
+    let _ = task_b.await;
+    for _ in 0..20 {
+        let reply = get_ok(&gateway, "/api/v1/crypto/echo").await;
+        assert_eq!(
+            (reply.status, reply.json()["instance"].as_str()),
+            (200, Some("a")),
+            "{}",
+            reply.body
+        );
+    }
+    wait_for(|| async {
+        get_ok(&gateway, "/health").await.json()["pools"]["crypto"]["healthy"] == 1
+    })
+    .await;
+
+    // Bring b back on its port: the health check returns it to the rotation.
+    let (_, _task_b2) = upstream("b", Some(b.port())).await;
+    wait_for(|| async {
+        get_ok(&gateway, "/health").await.json()["pools"]["crypto"]["healthy"] == 2
+    })
+    .await;
+    let mut seen_b = false;
+    for _ in 0..4 {
+        seen_b |= get_ok(&gateway, "/api/v1/crypto/echo").await.json()["instance"] == "b";
+    }
+    assert!(seen_b, "the recovered instance receives traffic again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unhealthy_pool_answers_503_at_once() {
+    let dead = free_port();
+    let gateway = start_gateway(&format!(
+        "  crypto: {{ upstreams: [\"127.0.0.1:{dead}\"] }}\n"
+    ))
+    .await;
+    // Before the first check marks it down, a refused connection is a 502 envelope.
+    let early = get_ok(&gateway, "/api/v1/crypto/echo").await;
+    assert!(matches!(early.status, 502 | 503), "{}", early.body);
+    wait_for(|| async {
+        get_ok(&gateway, "/health").await.json()["pools"]["crypto"]["healthy"] == 0
+    })
+    .await;
+    let started = Instant::now();
+    let reply = get_ok(&gateway, "/api/v1/crypto/echo").await;
+    assert_envelope(&reply, 503, "UPSTREAM_UNAVAILABLE");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "no waiting for timeouts: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_upstreams_time_out_with_504() {
+    let (instance, _task) = upstream("a", None).await;
+    let gateway = start_gateway(&format!(
+        "  crypto: {{ upstreams: [\"{instance}\"], timeoutSeconds: 1 }}\n"
+    ))
+    .await;
+    assert_envelope(
+        &get_ok(&gateway, "/api/v1/crypto/slow").await,
+        504,
+        "TIMEOUT",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflight_and_exposed_headers() {
+    let (instance, _task) = upstream("a", None).await;
+    let gateway = start_gateway(&format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n")).await;
+    let preflight = send(
+        gateway.addr,
+        "OPTIONS",
+        "/api/v1/crypto/hash",
+        &[
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type, x-api-key"),
+        ],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(
+        preflight.headers["access-control-allow-headers"],
+        "content-type, x-api-key"
+    );
+
+    let reply = send(
+        gateway.addr,
+        "GET",
+        "/api/v1/crypto/echo",
+        &[("origin", "https://app.example.com")],
+        "",
+    )
+    .await
+    .unwrap();
+    assert!(reply.headers["access-control-expose-headers"].contains("X-Request-Id"));
+    let other = send(
+        gateway.addr,
+        "GET",
+        "/api/v1/crypto/echo",
+        &[("origin", "https://evil.example.com")],
+        "",
+    )
+    .await
+    .unwrap();
+    assert!(!other.headers.contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fronts_the_real_crypto_service() {
+    let kit = flowforge_service_kit::Kit::new(
+        "crypto",
+        "0.1.0",
+        flowforge_service_kit::Limits::default(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _service = tokio::spawn(async move {
+        axum::serve(listener, flowforge_crypto::app(&kit))
+            .await
+            .unwrap()
+    });
+    let gateway = start_gateway(&format!("  crypto: {{ upstreams: [\"{addr}\"] }}\n")).await;
+
+    let body = json!({"algorithm": "sha256", "input": "abc"}).to_string();
+    let reply = send(
+        gateway.addr,
+        "POST",
+        "/api/v1/crypto/hash",
+        &[("content-type", "application/json")],
+        &body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reply.json()["digest"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    let invalid = send(
+        gateway.addr,
+        "POST",
+        "/api/v1/crypto/hash",
+        &[
+            ("content-type", "application/json"),
+            ("x-request-id", "req-abc"),
+        ],
+        "{\"algorithm\":\"sha999\",\"input\":\"x\"}",
+    )
+    .await
+    .unwrap();
+    assert_envelope(&invalid, 422, "VALIDATION_ERROR");
+    assert_eq!(
+        invalid.json()["error"]["requestId"],
+        "req-abc",
+        "the service sees the gateway's request id"
+    );
+}
