@@ -5,14 +5,19 @@
 //! request.
 //!
 //! `config` reads the declarative file; `routing` and `envelope` are pure; `pools` holds the load
-//! balancers; `proxy` is the one `ProxyHttp`; `server` assembles and runs it.
+//! balancers; `state` swaps config and pools atomically (reload, blue-green weights); `proxy` is
+//! the one `ProxyHttp`; `admin` the token-protected admin API; `server` assembles and runs it.
 
+pub mod admin;
+mod background;
 pub mod config;
 pub mod envelope;
+pub mod metrics;
 pub mod pools;
 pub mod proxy;
 pub mod routing;
 pub mod server;
+pub mod state;
 
 pub use config::GatewayConfig;
 pub use server::{ChannelShutdown, GatewayServer};

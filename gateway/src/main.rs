@@ -5,7 +5,9 @@ use flowforge_gateway::{GatewayConfig, GatewayServer};
 fn main() -> anyhow::Result<()> {
     flowforge_service_kit::init_tracing();
     let config = GatewayConfig::from_env()?;
-    tracing::info!(listen = %config.listen, "starting gateway");
-    GatewayServer::build(config)?.run_until_signalled();
+    let config_path =
+        std::env::var_os(flowforge_gateway::config::ENV_CONFIG).map(std::path::PathBuf::from);
+    tracing::info!(listen = %config.listen, admin = %config.admin, "starting gateway");
+    GatewayServer::build(config, config_path)?.run_until_signalled();
     Ok(())
 }

@@ -9,7 +9,6 @@ use pingora::lb::discovery::Static;
 use pingora::lb::health_check::HttpHealthCheck;
 use pingora::lb::selection::RoundRobin;
 use pingora::lb::{Backend, Backends, LoadBalancer};
-use pingora::services::background::{GenBackgroundService, background_service};
 use serde_json::{Value, json};
 
 use crate::config::{GatewayConfig, ServiceConfig};
@@ -41,10 +40,34 @@ impl Pool {
 
     /// (healthy, total) instances.
     pub fn health(&self) -> (usize, usize) {
-        let backends = self.balancer.backends();
-        let all = backends.get_backend();
-        (all.iter().filter(|b| backends.ready(b)).count(), all.len())
+        let instances = self.instances();
+        (
+            instances.iter().filter(|i| i.healthy).count(),
+            instances.len(),
+        )
     }
+
+    /// Each instance with its weight and health.
+    pub fn instances(&self) -> Vec<Instance> {
+        let backends = self.balancer.backends();
+        backends
+            .get_backend()
+            .iter()
+            .map(|b| Instance {
+                address: b.addr.to_string(),
+                weight: b.weight,
+                healthy: backends.ready(b),
+            })
+            .collect()
+    }
+}
+
+/// One instance as `/status` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Instance {
+    pub address: String,
+    pub weight: usize,
+    pub healthy: bool,
 }
 
 /// Every service's pool.
@@ -52,29 +75,39 @@ pub struct Pools {
     pools: Vec<Arc<Pool>>,
 }
 
-/// The background tasks (discovery and health checks) a server must run for the pools.
-pub type HealthTasks = Vec<GenBackgroundService<LoadBalancer<RoundRobin>>>;
-
 impl Pools {
-    /// Builds the pools and the health-check tasks that keep them current.
-    pub fn build(config: &GatewayConfig) -> anyhow::Result<(Self, HealthTasks)> {
-        let mut pools = Vec::new();
-        let mut tasks = Vec::new();
-        for service in &config.services {
-            let task = background_service(
-                &format!("health checks: {}", service.name),
-                balancer(service)?,
-            );
-            pools.push(Arc::new(Pool {
-                name: service.name.clone(),
-                segment: service.segment.clone(),
-                timeout: service.timeout,
-                max_body_bytes: service.max_body_bytes,
-                balancer: task.task(),
-            }));
-            tasks.push(task);
-        }
-        Ok((Self { pools }, tasks))
+    /// Builds the pools; [`Pools::refresh`] must run before they select anything.
+    pub fn build(config: &GatewayConfig) -> anyhow::Result<Self> {
+        let pools = config
+            .services
+            .iter()
+            .map(|service| {
+                Ok(Arc::new(Pool {
+                    name: service.name.clone(),
+                    segment: service.segment.clone(),
+                    timeout: service.timeout,
+                    max_body_bytes: service.max_body_bytes,
+                    balancer: Arc::new(balancer(service)?),
+                }))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { pools })
+    }
+
+    /// Loads the instance lists and runs one health check of every instance, all pools at once.
+    pub async fn refresh(&self) {
+        let checks = self.pools.iter().map(|pool| async move {
+            if let Err(e) = pool.balancer.update().await {
+                tracing::warn!(service = %pool.name, error = %e, "could not load instances");
+            }
+            pool.balancer.backends().run_health_check(true).await;
+        });
+        futures_util::future::join_all(checks).await;
+    }
+
+    /// Every pool.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Pool>> {
+        self.pools.iter()
     }
 
     /// The pool serving `/api/v1/<segment>/`.
@@ -128,8 +161,6 @@ fn balancer(service: &ServiceConfig) -> anyhow::Result<LoadBalancer<RoundRobin>>
     request.insert_header("host", "localhost")?;
     check.req = request;
     balancer.set_health_check(Box::new(check));
-    balancer.health_check_frequency = Some(HEALTH_CHECK_INTERVAL);
-    balancer.parallel_health_check = true;
     Ok(balancer)
 }
 

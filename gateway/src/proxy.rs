@@ -13,10 +13,10 @@ use pingora::prelude::{HttpPeer, ProxyHttp, Session};
 use pingora::proxy::FailToProxy;
 use pingora::{Error, ErrorType, Result};
 
-use crate::config::GatewayConfig;
 use crate::envelope::{self, GatewayError};
-use crate::pools::{Pool, Pools};
+use crate::pools::Pool;
 use crate::routing::service_segment;
+use crate::state::{Routes, Shared};
 
 const REQUEST_ID: &str = "x-request-id";
 /// How long connecting to an instance may take before trying another.
@@ -30,15 +30,17 @@ X-RateLimit-Limit-Day, X-RateLimit-Remaining-Day, RateLimit-Limit, RateLimit-Rem
 
 /// The gateway's proxy logic.
 pub struct Gateway {
-    pub(crate) config: Arc<GatewayConfig>,
-    pub(crate) pools: Arc<Pools>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// What the gateway knows about one request as it moves through the phases.
 pub struct RequestCtx {
     request_id: String,
     started: Instant,
+    /// The config snapshot this request is served with, start to end.
+    routes: Option<Arc<Routes>>,
     pool: Option<Arc<Pool>>,
+    upstream_started: Option<Instant>,
     upstream: Option<String>,
     connect_tries: usize,
     origin: Option<String>,
@@ -52,7 +54,9 @@ impl ProxyHttp for Gateway {
         RequestCtx {
             request_id: String::new(),
             started: Instant::now(),
+            routes: None,
             pool: None,
+            upstream_started: None,
             upstream: None,
             connect_tries: 0,
             origin: None,
@@ -60,6 +64,9 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        self.shared.metrics.in_flight.inc();
+        let routes = self.shared.routes();
+        ctx.routes = Some(routes.clone());
         let req = session.req_header();
         ctx.request_id = header(req, REQUEST_ID)
             .filter(|id| is_well_formed_request_id(id))
@@ -74,11 +81,12 @@ impl ProxyHttp for Gateway {
         let path = req.uri.path().to_owned();
         if path == "/health" {
             let body =
-                Bytes::from(serde_json::to_vec(&self.pools.health_summary()).unwrap_or_default());
+                Bytes::from(serde_json::to_vec(&routes.pools.health_summary()).unwrap_or_default());
             respond(session, ctx, 200, body).await?;
             return Ok(true);
         }
-        let Some(pool) = service_segment(&path).and_then(|segment| self.pools.by_segment(segment))
+        let Some(pool) =
+            service_segment(&path).and_then(|segment| routes.pools.by_segment(segment))
         else {
             return self
                 .answer_error(session, ctx, &GatewayError::not_found())
@@ -116,6 +124,7 @@ impl ProxyHttp for Gateway {
         };
         ctx.connect_tries += 1;
         ctx.upstream = Some(backend.addr.to_string());
+        ctx.upstream_started = Some(Instant::now());
         let mut peer = HttpPeer::new(backend.addr.clone(), false, String::new());
         peer.options.connection_timeout = Some(CONNECT_TIMEOUT);
         peer.options.read_timeout = Some(pool.timeout);
@@ -204,11 +213,28 @@ impl ProxyHttp for Gateway {
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let service = ctx.pool.as_ref().map_or("-", |p| p.name.as_str());
+        let metrics = &self.shared.metrics;
+        metrics.in_flight.dec();
+        metrics
+            .requests
+            .with_label_values(&[service, &status.to_string()])
+            .inc();
+        metrics
+            .duration
+            .with_label_values(&[service])
+            .observe(ctx.started.elapsed().as_secs_f64());
+        if let Some(upstream_started) = ctx.upstream_started {
+            metrics
+                .upstream_duration
+                .with_label_values(&[service])
+                .observe(upstream_started.elapsed().as_secs_f64());
+        }
         tracing::info!(
             request_id = %ctx.request_id,
             method = %req.method,
             path = %req.uri.path(),
-            service = ctx.pool.as_ref().map_or("-", |p| p.name.as_str()),
+            service,
             status,
             bytes = session.body_bytes_sent(),
             latency_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
@@ -250,10 +276,10 @@ impl Gateway {
     }
 
     fn add_cors(&self, response: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
-        let Some(origin) = ctx.origin.as_deref() else {
+        let (Some(origin), Some(routes)) = (ctx.origin.as_deref(), ctx.routes.as_ref()) else {
             return Ok(());
         };
-        let allowed = &self.config.allow_origins;
+        let allowed = &routes.config.allow_origins;
         if allowed.iter().any(|o| o == "*") {
             response.insert_header("access-control-allow-origin", "*")?;
         } else if allowed.iter().any(|o| o == origin) {

@@ -1,13 +1,17 @@
 //! Assembling and running the Pingora server.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::background::background_service;
 
+use crate::admin::AdminService;
+use crate::background::HealthLoop;
 use crate::config::GatewayConfig;
-use crate::pools::Pools;
 use crate::proxy::Gateway;
+use crate::state::Shared;
 
 /// Seconds in-flight requests get to finish after SIGTERM (pingora's default is 300).
 const DRAIN_SECONDS: u64 = 5;
@@ -15,11 +19,16 @@ const DRAIN_SECONDS: u64 = 5;
 /// A gateway ready to run.
 pub struct GatewayServer {
     server: Server,
+    shared: Arc<Shared>,
 }
 
 impl GatewayServer {
-    /// Builds the proxy service and the pools' health checks for `config`.
-    pub fn build(config: GatewayConfig) -> anyhow::Result<Self> {
+    /// Builds the proxy, the health loop and (with `adminToken`) the admin listener. The pools are
+    /// checked once before this returns, so the first request finds healthy instances.
+    /// `config_path` is the file that `POST /reload` and SIGHUP read again.
+    pub fn build(config: GatewayConfig, config_path: Option<PathBuf>) -> anyhow::Result<Self> {
+        let shared = Arc::new(first_state(config, config_path)?);
+        let routes = shared.routes();
         let conf = ServerConf {
             threads: std::thread::available_parallelism().map_or(2, usize::from),
             grace_period_seconds: Some(0),
@@ -29,23 +38,38 @@ impl GatewayServer {
         let mut server = Server::new_with_opt_and_conf(None, conf);
         server.bootstrap();
 
-        let (pools, health_tasks) = Pools::build(&config)?;
-        let listen = config.listen.to_string();
-        let gateway = Gateway {
-            config: Arc::new(config),
-            pools: Arc::new(pools),
-        };
         let mut proxy = pingora::proxy::http_proxy_service_with_name(
             &server.configuration,
-            gateway,
+            Gateway {
+                shared: shared.clone(),
+            },
             "flowforge gateway",
         );
-        proxy.add_tcp(&listen);
+        proxy.add_tcp(&routes.config.listen.to_string());
         server.add_service(proxy);
-        for task in health_tasks {
-            server.add_service(task);
+        server.add_service(background_service(
+            "health checks",
+            HealthLoop {
+                shared: shared.clone(),
+            },
+        ));
+        match &routes.config.admin_token {
+            Some(token) => {
+                let admin = AdminService {
+                    shared: shared.clone(),
+                    addr: routes.config.admin,
+                    token: token.clone(),
+                };
+                server.add_service(background_service("admin API", admin));
+            }
+            None => tracing::info!("no gateway.adminToken: admin API off"),
         }
-        Ok(Self { server })
+        Ok(Self { server, shared })
+    }
+
+    /// The shared state (for the all-in-one and tests).
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// Runs until SIGTERM/SIGINT, then drains in-flight requests.
@@ -59,6 +83,21 @@ impl GatewayServer {
             shutdown_signal: Box::new(stop),
         });
     }
+}
+
+/// Builds the first state on a runtime of its own: `build` may be called from inside another.
+fn first_state(config: GatewayConfig, config_path: Option<PathBuf>) -> anyhow::Result<Shared> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(Shared::new(config, config_path))
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("building the gateway state panicked"))?
+    })
 }
 
 /// A shutdown signal from a channel: send `()` (or drop the sender) to stop the gateway.

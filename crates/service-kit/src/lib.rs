@@ -42,7 +42,7 @@ pub use extract::{
 pub use health::{Health, HealthCheck, ReadinessLatch};
 pub use kit::Kit;
 pub use metrics::Metrics;
-pub use middleware::{generate_request_id, is_well_formed_request_id};
+pub use middleware::{generate_request_id, is_well_formed_request_id, request_ids};
 pub use serve::{init_tracing, serve, serve_listener, shutdown_signal};
 
 /// The request-id header, accepted from clients when well-formed and returned on every response.

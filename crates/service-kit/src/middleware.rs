@@ -174,6 +174,26 @@ async fn envelope_for(response: Response) -> Response {
     ApiError::new(status, code, message).into_response()
 }
 
+/// Request ids alone, for routers that are not a whole service (the gateway's admin API): the id is
+/// taken from `X-Request-Id` when well-formed or generated, set for the envelope, and returned.
+pub async fn request_ids(mut req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_well_formed_request_id(id))
+        .map_or_else(generate_request_id, str::to_owned);
+    let header_value = HeaderValue::from_str(&request_id)
+        .unwrap_or_else(|_| HeaderValue::from_static("req-invalid"));
+    req.headers_mut()
+        .insert(REQUEST_ID_HEADER, header_value.clone());
+    let mut response = REQUEST_ID.scope(request_id, next.run(req)).await;
+    response
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER, header_value);
+    response
+}
+
 fn declared_length(req: &Request) -> Option<usize> {
     req.headers()
         .get(CONTENT_LENGTH)?

@@ -4,6 +4,8 @@
     reason = "helpers in test binaries panic to report failure"
 )]
 
+mod admin;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use tokio::net::TcpListener;
 /// A running gateway; stopped when dropped.
 struct Gateway {
     addr: SocketAddr,
+    admin: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -44,18 +47,51 @@ fn free_port() -> u16 {
 
 /// Starts a gateway whose `services:` section is `services` (YAML) and waits until it answers.
 async fn start_gateway(services: &str) -> Gateway {
-    let port = free_port();
-    let yaml = format!(
-        "gateway: {{ listen: \"127.0.0.1:{port}\", cors: {{ allowOrigins: [\"https://app.example.com\"] }} }}\nservices:\n{services}"
-    );
+    start(&Setup {
+        services,
+        ..Setup::default()
+    })
+    .await
+}
+
+/// What a test gateway is started with.
+#[derive(Default)]
+struct Setup<'a> {
+    /// The `services:` section, YAML indented by two spaces.
+    services: &'a str,
+    /// An admin token: the admin API listens on a free port.
+    admin_token: Option<&'a str>,
+    /// Write the config to this file and hand its path to the gateway (for reloads).
+    file: Option<&'a std::path::Path>,
+}
+
+/// The YAML for `setup`, listening on `port` (and `admin_port`).
+fn config_yaml(setup: &Setup<'_>, port: u16, admin_port: u16) -> String {
+    let admin = setup.admin_token.map_or(String::new(), |t| {
+        format!(", admin: \"127.0.0.1:{admin_port}\", adminToken: \"{t}\"")
+    });
+    format!(
+        "gateway: {{ listen: \"127.0.0.1:{port}\"{admin}, cors: {{ allowOrigins: [\"https://app.example.com\"] }} }}\nservices:\n{}",
+        setup.services
+    )
+}
+
+async fn start(setup: &Setup<'_>) -> Gateway {
+    let (port, admin_port) = (free_port(), free_port());
+    let yaml = config_yaml(setup, port, admin_port);
+    if let Some(file) = setup.file {
+        std::fs::write(file, &yaml).unwrap();
+    }
     let config = GatewayConfig::from_yaml(&yaml).unwrap();
-    let server = GatewayServer::build(config).unwrap();
+    let server =
+        GatewayServer::build(config, setup.file.map(std::path::Path::to_path_buf)).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let thread = std::thread::spawn(move || {
         server.run_until(ChannelShutdown(tokio::sync::Mutex::new(stopped)))
     });
     let gateway = Gateway {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        admin: SocketAddr::from(([127, 0, 0, 1], admin_port)),
         stop: Some(stop),
         thread: Some(thread),
     };
@@ -65,6 +101,14 @@ async fn start_gateway(services: &str) -> Gateway {
             .is_some()
     })
     .await;
+    if setup.admin_token.is_some() {
+        wait_for(|| async {
+            send(gateway.admin, "GET", "/status", &[], "")
+                .await
+                .is_some()
+        })
+        .await;
+    }
     gateway
 }
 

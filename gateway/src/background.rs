@@ -1,0 +1,74 @@
+//! Work beside the proxy: health checks of the current pools, SIGHUP reloads, the admin listener.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+
+use crate::pools::HEALTH_CHECK_INTERVAL;
+use crate::state::Shared;
+
+/// Checks every instance of the current pools each [`HEALTH_CHECK_INTERVAL`], keeps the health
+/// gauges current, and reloads the config file on SIGHUP.
+pub struct HealthLoop {
+    pub shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl BackgroundService for HealthLoop {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut hangups = hangup_signals();
+        let mut interval = tokio::time::interval(HEALTH_CHECK_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = interval.tick() => {
+                    let routes = self.shared.routes();
+                    routes.pools.refresh().await;
+                    self.shared.metrics.upstream_healthy.reset();
+                    for pool in routes.pools.iter() {
+                        for instance in pool.instances() {
+                            self.shared.metrics.upstream_healthy.with_label_values(&[pool.name.as_str(), instance.address.as_str()]).set(i64::from(instance.healthy));
+                        }
+                    }
+                }
+                Some(()) = next_hangup(&mut hangups) => {
+                    match self.shared.reload().await {
+                        Ok(()) => tracing::info!("configuration reloaded on SIGHUP"),
+                        Err(e) => tracing::error!(error = %e, "SIGHUP reload refused; the running configuration stays"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<()>;
+
+#[cfg(unix)]
+fn hangup_signals() -> Hangups {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+
+#[cfg(not(unix))]
+fn hangup_signals() -> Hangups {
+    None
+}
+
+#[cfg(unix)]
+async fn next_hangup(signals: &mut Hangups) -> Option<()> {
+    match signals {
+        Some(signal) => signal.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn next_hangup(_signals: &mut Hangups) -> Option<()> {
+    std::future::pending().await
+}

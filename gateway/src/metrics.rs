@@ -1,0 +1,94 @@
+//! The gateway's Prometheus series, served on the admin listener.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+/// Request counts and latencies by service, upstream health by instance.
+#[derive(Clone)]
+pub struct GatewayMetrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub duration: HistogramVec,
+    pub upstream_duration: HistogramVec,
+    pub upstream_healthy: IntGaugeVec,
+    pub in_flight: IntGauge,
+}
+
+impl GatewayMetrics {
+    #[allow(clippy::expect_used)] // fixed, valid metric definitions: failure is a programming error
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let metrics = Self {
+            requests: IntCounterVec::new(
+                Opts::new(
+                    "gateway_requests_total",
+                    "Requests answered, by service and status",
+                ),
+                &["service", "status"],
+            )
+            .expect("valid metric"),
+            duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "gateway_request_duration_seconds",
+                    "Time to answer a request",
+                )
+                .buckets(BUCKETS.to_vec()),
+                &["service"],
+            )
+            .expect("valid metric"),
+            upstream_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "gateway_upstream_duration_seconds",
+                    "Time from choosing an instance to the end of its answer",
+                )
+                .buckets(BUCKETS.to_vec()),
+                &["service"],
+            )
+            .expect("valid metric"),
+            upstream_healthy: IntGaugeVec::new(
+                Opts::new(
+                    "gateway_upstream_healthy",
+                    "1 when the instance passes its health check",
+                ),
+                &["service", "instance"],
+            )
+            .expect("valid metric"),
+            in_flight: IntGauge::new("gateway_requests_in_flight", "Requests being proxied")
+                .expect("valid metric"),
+            registry,
+        };
+        for collector in [
+            Box::new(metrics.requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metrics.duration.clone()),
+            Box::new(metrics.upstream_duration.clone()),
+            Box::new(metrics.upstream_healthy.clone()),
+            Box::new(metrics.in_flight.clone()),
+        ] {
+            metrics
+                .registry
+                .register(collector)
+                .expect("registered once");
+        }
+        metrics
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+impl Default for GatewayMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
