@@ -8,7 +8,7 @@ CARGO ?= cargo
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make run    build and start FlowForge (the crypto service on :3001 for now)"
+	@echo "make run    build and start FlowForge: the gateway on :8000 in front of every service"
 	@echo "make test   fmt check, clippy -D warnings and all tests (starts PostgreSQL/Redis if needed)"
 	@echo "make bench  benchmarks under bench/"
 
@@ -16,7 +16,7 @@ deps:
 	@scripts/install-deps.sh
 
 run: deps
-	$(CARGO) run --release --locked -p flowforge-crypto --bin flowforge-crypto
+	$(CARGO) run --release --locked -p flowforge --bin flowforge
 
 test: deps
 	eval "$$(scripts/services.sh)" && \

@@ -1,0 +1,47 @@
+//! `flowforge`: the gateway and every service in one command. Ctrl-C or SIGTERM stops them all.
+
+use flowforge::{SERVICES, gateway_config, service_config, welcome};
+use flowforge_gateway::GatewayServer;
+use flowforge_service_kit::{Kit, init_tracing, serve_listener};
+
+fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (stop_services, services_stopped) = tokio::sync::watch::channel(false);
+
+    // Bind every service first, so the gateway's first health check finds them.
+    let mut bound = Vec::new();
+    let mut tasks = Vec::new();
+    for service in SERVICES {
+        let config = service_config(service)?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(config.addr))?;
+        let addr = listener.local_addr()?;
+        let kit = Kit::new(
+            service.name,
+            env!("CARGO_PKG_VERSION"),
+            config.limits.clone(),
+        );
+        let app = (service.app)(&kit);
+        let mut stopped = services_stopped.clone();
+        tasks.push(runtime.spawn(serve_listener(app, listener, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })));
+        tracing::info!(service = service.name, %addr, "service listening");
+        bound.push((service, addr));
+    }
+
+    let (config, config_path, generated) = gateway_config(&bound)?;
+    let message = welcome(&config, generated);
+    let gateway = GatewayServer::build(config, config_path)?;
+    println!("{message}");
+    // Pingora handles SIGINT/SIGTERM itself and returns once it has drained.
+    gateway.run_until_signalled();
+
+    let _ = stop_services.send(true);
+    runtime.block_on(async {
+        for task in tasks {
+            let _ = task.await;
+        }
+    });
+    Ok(())
+}
