@@ -44,6 +44,8 @@ pub struct RequestCtx {
     upstream: Option<String>,
     connect_tries: usize,
     origin: Option<String>,
+    /// Request body bytes received so far (chunked bodies declare no length up front).
+    body_bytes: usize,
 }
 
 #[async_trait]
@@ -60,6 +62,7 @@ impl ProxyHttp for Gateway {
             upstream: None,
             connect_tries: 0,
             origin: None,
+            body_bytes: 0,
         }
     }
 
@@ -105,6 +108,23 @@ impl ProxyHttp for Gateway {
         }
         ctx.pool = Some(pool);
         Ok(false)
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.body_bytes += body.as_ref().map_or(0, Bytes::len);
+        match &ctx.pool {
+            Some(pool) if ctx.body_bytes > pool.max_body_bytes => Err(Error::explain(
+                ErrorType::HTTPStatus(413),
+                "request body over the limit",
+            )),
+            _ => Ok(()),
+        }
     }
 
     async fn upstream_peer(

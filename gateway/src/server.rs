@@ -13,8 +13,11 @@ use crate::config::GatewayConfig;
 use crate::proxy::Gateway;
 use crate::state::Shared;
 
-/// Seconds in-flight requests get to finish after SIGTERM (pingora's default is 300).
+/// Seconds in-flight requests get to finish after SIGTERM; listeners close at once. Pingora waits
+/// this long whether or not requests remain (its default is 300 s), so it is kept short.
 const DRAIN_SECONDS: u64 = 5;
+/// Seconds the runtimes then get to stop.
+const RUNTIME_STOP_SECONDS: u64 = 1;
 
 /// A gateway ready to run.
 pub struct GatewayServer {
@@ -31,8 +34,8 @@ impl GatewayServer {
         let routes = shared.routes();
         let conf = ServerConf {
             threads: std::thread::available_parallelism().map_or(2, usize::from),
-            grace_period_seconds: Some(0),
-            graceful_shutdown_timeout_seconds: Some(DRAIN_SECONDS),
+            grace_period_seconds: Some(DRAIN_SECONDS),
+            graceful_shutdown_timeout_seconds: Some(RUNTIME_STOP_SECONDS),
             ..ServerConf::default()
         };
         let mut server = Server::new_with_opt_and_conf(None, conf);
@@ -100,7 +103,8 @@ fn first_state(config: GatewayConfig, config_path: Option<PathBuf>) -> anyhow::R
     })
 }
 
-/// A shutdown signal from a channel: send `()` (or drop the sender) to stop the gateway.
+/// A shutdown signal from a channel: send `()` (or drop the sender) to stop the gateway at once,
+/// without the drain period (for embedding and tests).
 pub struct ChannelShutdown(pub tokio::sync::Mutex<tokio::sync::oneshot::Receiver<()>>);
 
 #[async_trait::async_trait]
@@ -108,6 +112,6 @@ impl ShutdownSignalWatch for ChannelShutdown {
     async fn recv(&self) -> ShutdownSignal {
         let mut receiver = self.0.lock().await;
         let _ = (&mut *receiver).await;
-        ShutdownSignal::GracefulTerminate
+        ShutdownSignal::FastShutdown
     }
 }

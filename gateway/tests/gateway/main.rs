@@ -5,6 +5,7 @@
 )]
 
 mod admin;
+mod lifecycle;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -148,6 +149,26 @@ async fn upstream(
             get(|| async {
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 "late"
+            }),
+        )
+        .route(
+            "/api/v1/llm/stream",
+            get(|| async {
+                let events = futures_util::stream::unfold(0u32, |n| async move {
+                    if n == 3 {
+                        return None;
+                    }
+                    if n > 0 {
+                        tokio::time::sleep(Duration::from_millis(400)).await;
+                    }
+                    Some((
+                        Ok::<_, std::convert::Infallible>(
+                            axum::response::sse::Event::default().data(format!("token-{n}")),
+                        ),
+                        n + 1,
+                    ))
+                });
+                axum::response::sse::Sse::new(events)
             }),
         )
         .fallback(echo);
@@ -477,4 +498,82 @@ async fn fronts_the_real_crypto_service() {
         "req-abc",
         "the service sees the gateway's request id"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_sent_events_pass_through_as_they_come() {
+    let (instance, _task) = upstream("a", None).await;
+    let gateway = start_gateway(&format!("  llm: {{ upstreams: [\"{instance}\"] }}\n")).await;
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    stream
+        .write_all(b"GET /api/v1/llm/stream HTTP/1.1\r\nHost: g\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut first_event_at = None;
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buffer).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        received.extend_from_slice(&buffer[..n]);
+        if first_event_at.is_none() && String::from_utf8_lossy(&received).contains("data: token-0")
+        {
+            first_event_at = Some(started.elapsed());
+        }
+    }
+    let total = started.elapsed();
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.contains("text/event-stream"), "{text}");
+    assert!(text.contains("data: token-2"), "{text}");
+    let first = first_event_at.expect("first event");
+    assert!(
+        first + Duration::from_millis(500) < total,
+        "first event at {first:?}, stream ended at {total:?}: buffered, not streamed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_limits_apply_to_declared_and_chunked_bodies() {
+    let (instance, _task) = upstream("a", None).await;
+    let gateway = start_gateway(&format!(
+        "  crypto: {{ upstreams: [\"{instance}\"], maxBodyBytes: 100 }}\n"
+    ))
+    .await;
+    let declared = send(
+        gateway.addr,
+        "POST",
+        "/api/v1/crypto/echo",
+        &[],
+        &"x".repeat(300),
+    )
+    .await
+    .unwrap();
+    assert_envelope(&declared, 413, "PAYLOAD_TOO_LARGE");
+    let small = send(
+        gateway.addr,
+        "POST",
+        "/api/v1/crypto/echo",
+        &[],
+        &"x".repeat(50),
+    )
+    .await
+    .unwrap();
+    assert_eq!(small.status, 200);
+
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let chunk = "y".repeat(150);
+    let request = format!(
+        "POST /api/v1/crypto/echo HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunk}\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+        chunk.len(),
+        chunk.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("PAYLOAD_TOO_LARGE"), "{text}");
 }
