@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 
+use crate::openapi::REFRESH_INTERVAL;
 use crate::pools::HEALTH_CHECK_INTERVAL;
 use crate::state::Shared;
 
@@ -28,6 +29,7 @@ impl BackgroundService for HealthLoop {
                     let routes = self.shared.routes();
                     routes.pools.refresh().await;
                     self.shared.metrics.upstream_healthy.reset();
+                    self.refresh_openapi_if_stale().await;
                     for pool in routes.pools.iter() {
                         for instance in pool.instances() {
                             self.shared.metrics.upstream_healthy.with_label_values(&[pool.name.as_str(), instance.address.as_str()]).set(i64::from(instance.healthy));
@@ -41,6 +43,28 @@ impl BackgroundService for HealthLoop {
                     }
                 }
             }
+        }
+    }
+}
+
+impl HealthLoop {
+    /// Rebuilds the merged document every [`REFRESH_INTERVAL`], and sooner while a healthy service
+    /// is missing from it (it started after the gateway).
+    async fn refresh_openapi_if_stale(&self) {
+        let current = self.shared.openapi();
+        let healthy: std::collections::BTreeSet<String> = self
+            .shared
+            .routes()
+            .pools
+            .iter()
+            .filter(|p| p.health().0 > 0)
+            .map(|p| p.name.clone())
+            .collect();
+        let stale = current
+            .built
+            .is_none_or(|built| built.elapsed() >= REFRESH_INTERVAL);
+        if stale || !healthy.is_subset(&current.services) {
+            self.shared.refresh_openapi().await;
         }
     }
 }

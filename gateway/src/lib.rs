@@ -13,6 +13,7 @@ mod background;
 pub mod config;
 pub mod envelope;
 pub mod metrics;
+pub mod openapi;
 pub mod pools;
 pub mod proxy;
 pub mod routing;

@@ -19,6 +19,8 @@ use crate::routing::service_segment;
 use crate::state::{Routes, Shared};
 
 const REQUEST_ID: &str = "x-request-id";
+/// The API reference page: self-contained HTML and JavaScript, no CDN.
+const DOCS_PAGE: &str = include_str!("docs.html");
 /// How long connecting to an instance may take before trying another.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connect failures of idempotent requests are retried once, on another instance.
@@ -82,6 +84,24 @@ impl ProxyHttp for Gateway {
             return self.answer_preflight(session, ctx).await;
         }
         let path = req.uri.path().to_owned();
+        if path == "/openapi.json" {
+            let document = self.shared.openapi();
+            let body =
+                Bytes::from(serde_json::to_vec(document.document.as_ref()).unwrap_or_default());
+            respond(session, ctx, 200, body).await?;
+            return Ok(true);
+        }
+        if path == "/docs" || path == "/docs/" {
+            respond_with_type(
+                session,
+                ctx,
+                200,
+                "text/html; charset=utf-8",
+                Bytes::from_static(DOCS_PAGE.as_bytes()),
+            )
+            .await?;
+            return Ok(true);
+        }
         if path == "/health" {
             let body =
                 Bytes::from(serde_json::to_vec(&routes.pools.health_summary()).unwrap_or_default());
@@ -315,8 +335,19 @@ impl Gateway {
 
 /// Writes a complete JSON response.
 async fn respond(session: &mut Session, ctx: &RequestCtx, status: u16, body: Bytes) -> Result<()> {
+    respond_with_type(session, ctx, status, "application/json", body).await
+}
+
+/// Writes a complete response of `content_type`.
+async fn respond_with_type(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    status: u16,
+    content_type: &str,
+    body: Bytes,
+) -> Result<()> {
     let mut response = ResponseHeader::build(status, Some(4))?;
-    response.insert_header("content-type", "application/json")?;
+    response.insert_header("content-type", content_type)?;
     response.insert_header("content-length", body.len().to_string())?;
     response.insert_header(REQUEST_ID, &ctx.request_id)?;
     session

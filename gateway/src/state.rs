@@ -16,9 +16,19 @@ pub struct Routes {
     pub pools: Pools,
 }
 
+/// The merged OpenAPI document, the services in it, and when it was built.
+#[derive(Default)]
+pub struct MergedDocument {
+    pub document: Arc<serde_json::Value>,
+    pub services: std::collections::BTreeSet<String>,
+    pub built: Option<std::time::Instant>,
+}
+
 /// The gateway's shared state.
 pub struct Shared {
     routes: ArcSwap<Routes>,
+    /// The merged OpenAPI document and the services it covers.
+    openapi: ArcSwap<MergedDocument>,
     /// Serializes reloads and weight changes so two never interleave.
     changes: Mutex<()>,
     pub metrics: GatewayMetrics,
@@ -32,6 +42,7 @@ impl Shared {
         let routes = build_routes(config).await?;
         Ok(Self {
             routes: ArcSwap::from_pointee(routes),
+            openapi: ArcSwap::from_pointee(MergedDocument::default()),
             changes: Mutex::new(()),
             metrics: GatewayMetrics::new(),
             config_path,
@@ -41,6 +52,24 @@ impl Shared {
     /// The current snapshot.
     pub fn routes(&self) -> Arc<Routes> {
         self.routes.load_full()
+    }
+
+    /// The merged OpenAPI document as last built.
+    pub fn openapi(&self) -> Arc<MergedDocument> {
+        self.openapi.load_full()
+    }
+
+    /// Fetches every service's document from the current pools and merges them.
+    pub async fn refresh_openapi(&self) {
+        let routes = self.routes();
+        let documents = crate::openapi::fetch_all(&routes.pools).await;
+        let services = documents.keys().cloned().collect();
+        let document = crate::openapi::merge(&documents, env!("CARGO_PKG_VERSION"));
+        self.openapi.store(Arc::new(MergedDocument {
+            document: Arc::new(document),
+            services,
+            built: Some(std::time::Instant::now()),
+        }));
     }
 
     /// Builds and checks new pools for `config`, then swaps them in. In-flight requests finish on

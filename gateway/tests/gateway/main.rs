@@ -577,3 +577,74 @@ async fn body_limits_apply_to_declared_and_chunked_bodies() {
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     assert!(text.contains("PAYLOAD_TOO_LARGE"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_openapi_covers_the_services_and_parses_as_3_1() {
+    let kit = flowforge_service_kit::Kit::new(
+        "crypto",
+        "0.1.0",
+        flowforge_service_kit::Limits::default(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _service = tokio::spawn(async move {
+        axum::serve(listener, flowforge_crypto::app(&kit))
+            .await
+            .unwrap()
+    });
+    let gateway = start_gateway(&format!("  crypto: {{ upstreams: [\"{addr}\"] }}\n")).await;
+
+    wait_for(|| async {
+        get_ok(&gateway, "/openapi.json")
+            .await
+            .body
+            .contains("/api/v1/crypto/hash")
+    })
+    .await;
+    let text = get_ok(&gateway, "/openapi.json").await.body;
+    let spec = oas3::from_json(&text).expect("the merged document parses as OpenAPI 3.1");
+    assert_eq!(spec.openapi, "3.1.0");
+    let document: Value = serde_json::from_str(&text).unwrap();
+    let service_doc: Value = {
+        let reply = send(addr, "GET", "/openapi.json", &[], "").await.unwrap();
+        reply.json()
+    };
+    for path in service_doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| p.starts_with("/api/v1/"))
+    {
+        assert!(
+            document["paths"].get(path).is_some(),
+            "{path} missing from the merged document"
+        );
+    }
+    let mut ids = std::collections::HashSet::new();
+    for item in document["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            assert!(
+                ids.insert(operation["operationId"].as_str().unwrap().to_owned()),
+                "duplicate operationId"
+            );
+        }
+    }
+    assert_eq!(
+        document["components"]["securitySchemes"]["ApiKeyAuth"],
+        json!({"type": "apiKey", "in": "header", "name": "X-API-Key"})
+    );
+    assert_eq!(
+        document["components"]["securitySchemes"]["BearerAuth"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(document["servers"][0]["url"], "/");
+
+    let docs = get_ok(&gateway, "/docs").await;
+    assert_eq!(docs.status, 200);
+    assert!(docs.headers["content-type"].starts_with("text/html"));
+    assert!(docs.body.contains("/openapi.json"));
+    assert!(
+        !docs.body.contains("https://") && !docs.body.contains("http://"),
+        "the page loads nothing from elsewhere"
+    );
+}
