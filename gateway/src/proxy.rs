@@ -279,6 +279,7 @@ impl ProxyHttp for Gateway {
             bytes = session.body_bytes_sent(),
             latency_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
             upstream = ctx.upstream.as_deref().unwrap_or("-"),
+            upstream_latency_ms = ctx.upstream_started.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0),
             error = error.map(|e| e.to_string()).unwrap_or_default(),
             "access"
         );

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Proxy throughput and latency on loopback, in one run: wrk against (a) a fixed upstream directly,
+# (b) nginx as a plain reverse proxy to it, (c) flowforge-gateway in front of it.
+# Bounded: DURATION seconds per target (default 10). Goal: gateway RPS >= nginx RPS, p99 <= nginx p99.
+# Usage: bench/gateway.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-10}"
+connections="${FLOWFORGE_BENCH_CONNECTIONS:-32}"
+cores="$(nproc)"
+work="$(mktemp -d /tmp/flowforge-bench-gateway.XXXXXX)"
+upstream_port=39201 nginx_port=39202 gateway_port=39203
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx)
+if ((${#need[@]})); then
+  echo "installing ${need[*]}" >&2
+  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo build --release --locked -p flowforge-gateway --bin flowforge-gateway --example bench_upstream
+target="${CARGO_TARGET_DIR:-target}/release"
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [[ -f "$work/nginx.pid" ]]; then kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$target/examples/bench_upstream" "127.0.0.1:$upstream_port" & pids+=($!)
+
+cat >"$work/nginx.conf" <<NGINX
+worker_processes $cores;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/body; proxy_temp_path $work/proxy; fastcgi_temp_path $work/fcgi;
+  uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
+  upstream bench { server 127.0.0.1:$upstream_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { proxy_pass http://bench; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+NGINX
+nginx -c "$work/nginx.conf" -g 'daemon off;' & pids+=($!)
+
+cat >"$work/gateway.yaml" <<YAML
+gateway: { listen: "127.0.0.1:$gateway_port" }
+services:
+  crypto: { upstreams: ["127.0.0.1:$upstream_port"] }
+YAML
+FLOWFORGE_CONFIG="$work/gateway.yaml" FLOWFORGE_LOG=error "$target/flowforge-gateway" >"$work/gateway.log" 2>&1 & pids+=($!)
+
+for port in $upstream_port $nginx_port $gateway_port; do
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/api/v1/crypto/ping" 2>/dev/null && break; sleep 0.1; done
+done
+
+# wrk's --latency report gives requests/sec and the 50%/99% lines.
+measure() {
+  local url="$1" out
+  out="$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$url")"
+  local rps p50 p99 errors
+  rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
+  p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
+  p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+  errors="$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')"
+  echo "$rps $p50 $p99 ${errors:-none}"
+}
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+
+echo "machine: $cores cores; wrk -t2 -c$connections -d${duration}s per target (client on the same machine)"
+read -r up_rps up_p50 up_p99 up_err <<<"$(measure "http://127.0.0.1:$upstream_port/api/v1/crypto/ping")"
+read -r ng_rps ng_p50 ng_p99 ng_err <<<"$(measure "http://127.0.0.1:$nginx_port/api/v1/crypto/ping")"
+read -r gw_rps gw_p50 gw_p99 gw_err <<<"$(measure "http://127.0.0.1:$gateway_port/api/v1/crypto/ping")"
+
+printf '%-18s %12s %10s %10s  %s\n' target "RPS" "p50 ms" "p99 ms" errors
+printf '%-18s %12s %10s %10s  %s\n' "upstream direct" "$up_rps" "$(to_ms "$up_p50")" "$(to_ms "$up_p99")" "$up_err"
+printf '%-18s %12s %10s %10s  %s\n' "nginx" "$ng_rps" "$(to_ms "$ng_p50")" "$(to_ms "$ng_p99")" "$ng_err"
+printf '%-18s %12s %10s %10s  %s\n' "flowforge-gateway" "$gw_rps" "$(to_ms "$gw_p50")" "$(to_ms "$gw_p99")" "$gw_err"
+awk -v g="$gw_rps" -v n="$ng_rps" -v gp="$(to_ms "$gw_p99")" -v np="$(to_ms "$ng_p99")" \
+  'BEGIN { printf "gateway/nginx: RPS ratio %.2f (goal >= 1.00), p99 ratio %.2f (goal <= 1.00)\n", g / n, gp / np }'
