@@ -152,6 +152,24 @@ async fn upstream(
             }),
         )
         .route(
+            "/api/v1/llm/socket",
+            get(|upgrade: axum::extract::ws::WebSocketUpgrade| async move {
+                upgrade.on_upgrade(|mut socket| async move {
+                    while let Some(Ok(axum::extract::ws::Message::Text(text))) = socket.recv().await
+                    {
+                        let reply = format!("echo: {}", text.as_str());
+                        if socket
+                            .send(axum::extract::ws::Message::Text(reply.into()))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                })
+            }),
+        )
+        .route(
             "/api/v1/llm/stream",
             get(|| async {
                 let events = futures_util::stream::unfold(0u32, |n| async move {
@@ -647,4 +665,40 @@ async fn merged_openapi_covers_the_services_and_parses_as_3_1() {
         !docs.body.contains("https://") && !docs.body.contains("http://"),
         "the page loads nothing from elsewhere"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrades_pass_through() {
+    let (instance, _task) = upstream("a", None).await;
+    let gateway = start_gateway(&format!("  llm: {{ upstreams: [\"{instance}\"] }}\n")).await;
+    let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let handshake = "GET /api/v1/llm/socket HTTP/1.1\r\nHost: g\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    stream.write_all(handshake.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    // RFC 6455 section 1.3's example key and accept value.
+    assert!(
+        head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+
+    // One masked text frame ("hello"), as a client must send it.
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | 5];
+    frame.extend_from_slice(&mask);
+    frame.extend(b"hello".iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&frame).await.unwrap();
+    let mut header = [0u8; 2];
+    stream.read_exact(&mut header).await.unwrap();
+    assert_eq!(header[0], 0x81, "a final text frame");
+    let mut payload = vec![0u8; usize::from(header[1] & 0x7f)];
+    stream.read_exact(&mut payload).await.unwrap();
+    assert_eq!(payload, b"echo: hello");
 }
