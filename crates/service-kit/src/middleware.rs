@@ -45,12 +45,7 @@ pub(crate) async fn observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let request_id = req
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| is_well_formed_request_id(id))
-        .map_or_else(generate_request_id, str::to_owned);
+    let (request_id, header_value) = take_request_id(&mut req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let route = req
@@ -58,10 +53,6 @@ pub(crate) async fn observe(
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
-    let header_value = HeaderValue::from_str(&request_id)
-        .unwrap_or_else(|_| HeaderValue::from_static("req-invalid"));
-    req.headers_mut()
-        .insert(REQUEST_ID_HEADER, header_value.clone());
     req.extensions_mut().insert(state.limits.clone());
 
     let _in_flight = InFlight::enter(&state.metrics.in_flight);
@@ -118,6 +109,22 @@ pub(crate) async fn observe(
         .headers_mut()
         .insert(REQUEST_ID_HEADER, header_value);
     response
+}
+
+/// The request's id (the client's when well-formed, else a new one), set on the request's headers
+/// so handlers and upstream calls see it; returned with its header value for the response.
+fn take_request_id(req: &mut Request) -> (String, HeaderValue) {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_well_formed_request_id(id))
+        .map_or_else(generate_request_id, str::to_owned);
+    let header_value = HeaderValue::from_str(&request_id)
+        .unwrap_or_else(|_| HeaderValue::from_static("req-invalid"));
+    req.headers_mut()
+        .insert(REQUEST_ID_HEADER, header_value.clone());
+    (request_id, header_value)
 }
 
 /// Longest framework rejection text that is kept as the envelope's message.
@@ -177,16 +184,7 @@ async fn envelope_for(response: Response) -> Response {
 /// Request ids alone, for routers that are not a whole service (the gateway's admin API): the id is
 /// taken from `X-Request-Id` when well-formed or generated, set for the envelope, and returned.
 pub async fn request_ids(mut req: Request, next: Next) -> Response {
-    let request_id = req
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| is_well_formed_request_id(id))
-        .map_or_else(generate_request_id, str::to_owned);
-    let header_value = HeaderValue::from_str(&request_id)
-        .unwrap_or_else(|_| HeaderValue::from_static("req-invalid"));
-    req.headers_mut()
-        .insert(REQUEST_ID_HEADER, header_value.clone());
+    let (request_id, header_value) = take_request_id(&mut req);
     let mut response = REQUEST_ID.scope(request_id, next.run(req)).await;
     response
         .headers_mut()

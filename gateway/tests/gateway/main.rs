@@ -125,6 +125,23 @@ where
     }
 }
 
+/// The real crypto service on an ephemeral port.
+async fn crypto_service() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let kit = flowforge_service_kit::Kit::new(
+        "crypto",
+        "0.1.0",
+        flowforge_service_kit::Limits::default(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, flowforge_crypto::app(&kit))
+            .await
+            .unwrap()
+    });
+    (addr, task)
+}
+
 /// An upstream instance named `name`: `/health`, an echo of what it received, and a slow route.
 async fn upstream(
     name: &'static str,
@@ -470,18 +487,7 @@ async fn cors_preflight_and_exposed_headers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fronts_the_real_crypto_service() {
-    let kit = flowforge_service_kit::Kit::new(
-        "crypto",
-        "0.1.0",
-        flowforge_service_kit::Limits::default(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _service = tokio::spawn(async move {
-        axum::serve(listener, flowforge_crypto::app(&kit))
-            .await
-            .unwrap()
-    });
+    let (addr, _service) = crypto_service().await;
     let gateway = start_gateway(&format!("  crypto: {{ upstreams: [\"{addr}\"] }}\n")).await;
 
     let body = json!({"algorithm": "sha256", "input": "abc"}).to_string();
@@ -598,18 +604,7 @@ async fn body_limits_apply_to_declared_and_chunked_bodies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merged_openapi_covers_the_services_and_parses_as_3_1() {
-    let kit = flowforge_service_kit::Kit::new(
-        "crypto",
-        "0.1.0",
-        flowforge_service_kit::Limits::default(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let _service = tokio::spawn(async move {
-        axum::serve(listener, flowforge_crypto::app(&kit))
-            .await
-            .unwrap()
-    });
+    let (addr, _service) = crypto_service().await;
     let gateway = start_gateway(&format!("  crypto: {{ upstreams: [\"{addr}\"] }}\n")).await;
 
     wait_for(|| async {
