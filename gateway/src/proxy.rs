@@ -15,7 +15,7 @@ use pingora::{Error, ErrorType, Result};
 
 use crate::envelope::{self, GatewayError};
 use crate::pools::Pool;
-use crate::routing::service_segment;
+use crate::routing::{LocalRoute, local_route, service_segment};
 use crate::state::{Routes, Shared};
 
 const REQUEST_ID: &str = "x-request-id";
@@ -84,29 +84,8 @@ impl ProxyHttp for Gateway {
             return self.answer_preflight(session, ctx).await;
         }
         let path = req.uri.path().to_owned();
-        if path == "/openapi.json" {
-            let document = self.shared.openapi();
-            let body =
-                Bytes::from(serde_json::to_vec(document.document.as_ref()).unwrap_or_default());
-            respond(session, ctx, 200, body).await?;
-            return Ok(true);
-        }
-        if path == "/docs" || path == "/docs/" {
-            respond_with_type(
-                session,
-                ctx,
-                200,
-                "text/html; charset=utf-8",
-                Bytes::from_static(DOCS_PAGE.as_bytes()),
-            )
-            .await?;
-            return Ok(true);
-        }
-        if path == "/health" {
-            let body =
-                Bytes::from(serde_json::to_vec(&routes.pools.health_summary()).unwrap_or_default());
-            respond(session, ctx, 200, body).await?;
-            return Ok(true);
+        if let Some(local) = local_route(&path) {
+            return self.answer_local(session, ctx, local, &routes).await;
         }
         let Some(pool) =
             service_segment(&path).and_then(|segment| routes.pools.by_segment(segment))
@@ -287,6 +266,35 @@ impl ProxyHttp for Gateway {
 }
 
 impl Gateway {
+    async fn answer_local(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        local: LocalRoute,
+        routes: &Routes,
+    ) -> Result<bool> {
+        let (content_type, body) = match local {
+            LocalRoute::Health => (
+                "application/json",
+                serde_json::to_vec(&routes.pools.health_summary())
+                    .unwrap_or_default()
+                    .into(),
+            ),
+            LocalRoute::OpenApi => (
+                "application/json",
+                serde_json::to_vec(self.shared.openapi().document.as_ref())
+                    .unwrap_or_default()
+                    .into(),
+            ),
+            LocalRoute::Docs => (
+                "text/html; charset=utf-8",
+                Bytes::from_static(DOCS_PAGE.as_bytes()),
+            ),
+        };
+        respond_with_type(session, ctx, 200, content_type, body).await?;
+        Ok(true)
+    }
+
     async fn answer_error(
         &self,
         session: &mut Session,

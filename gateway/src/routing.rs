@@ -10,9 +10,38 @@ pub fn service_segment(path: &str) -> Option<&str> {
     (!segment.is_empty()).then_some(segment)
 }
 
+/// What the gateway answers itself, on the proxy port, without authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalRoute {
+    /// `GET /health`: the gateway and its pools.
+    Health,
+    /// `GET /openapi.json`: the merged document.
+    OpenApi,
+    /// `GET /docs`: the API reference page.
+    Docs,
+}
+
+/// The gateway's own route for `path`, if it is one.
+pub fn local_route(path: &str) -> Option<LocalRoute> {
+    match path {
+        "/health" => Some(LocalRoute::Health),
+        "/openapi.json" => Some(LocalRoute::OpenApi),
+        "/docs" | "/docs/" => Some(LocalRoute::Docs),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_routes() {
+        assert_eq!(local_route("/health"), Some(LocalRoute::Health));
+        assert_eq!(local_route("/docs/"), Some(LocalRoute::Docs));
+        assert_eq!(local_route("/openapi.json"), Some(LocalRoute::OpenApi));
+        assert_eq!(local_route("/api/v1/crypto/health"), None);
+    }
 
     #[test]
     fn segments() {
