@@ -7,10 +7,9 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 
 use crate::openapi::REFRESH_INTERVAL;
-use crate::pools::HEALTH_CHECK_INTERVAL;
 use crate::state::Shared;
 
-/// Checks every instance of the current pools each [`HEALTH_CHECK_INTERVAL`], keeps the health
+/// Checks every instance of the current pools each `gateway.healthCheckSeconds`, keeps the health
 /// gauges current, and reloads the config file on SIGHUP.
 pub struct HealthLoop {
     pub shared: Arc<Shared>,
@@ -20,7 +19,8 @@ pub struct HealthLoop {
 impl BackgroundService for HealthLoop {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut hangups = hangup_signals();
-        let mut interval = tokio::time::interval(HEALTH_CHECK_INTERVAL);
+        let period = self.shared.routes().config.health_check_interval;
+        let mut interval = tokio::time::interval(period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -28,6 +28,9 @@ impl BackgroundService for HealthLoop {
                 _ = interval.tick() => {
                     let routes = self.shared.routes();
                     routes.pools.refresh().await;
+                    for pool in routes.pools.iter() {
+                        pool.readmit(period);
+                    }
                     self.shared.metrics.upstream_healthy.reset();
                     self.refresh_openapi_if_stale().await;
                     for pool in routes.pools.iter() {

@@ -80,6 +80,9 @@ pub struct GatewaySection {
     /// Largest request body forwarded, in bytes (default 25 MiB).
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
+    /// Seconds between active health checks of every instance (default 1; read at start).
+    #[serde(default)]
+    pub health_check_seconds: Option<u64>,
 }
 
 impl Default for GatewaySection {
@@ -90,6 +93,7 @@ impl Default for GatewaySection {
             admin_token: None,
             cors: CorsSection::default(),
             max_body_bytes: None,
+            health_check_seconds: None,
         }
     }
 }
@@ -218,6 +222,8 @@ pub struct GatewayConfig {
     pub admin_token: Option<String>,
     pub allow_origins: Vec<String>,
     pub max_body_bytes: usize,
+    /// Time between active health checks.
+    pub health_check_interval: Duration,
     /// One entry per known service, in [`SERVICES`] order.
     pub services: Vec<ServiceConfig>,
 }
@@ -290,6 +296,10 @@ impl GatewayConfig {
             .gateway
             .max_body_bytes
             .unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        let health_check_seconds = file.gateway.health_check_seconds.unwrap_or(1);
+        if health_check_seconds == 0 {
+            return Err(invalid("gateway.healthCheckSeconds", "must be at least 1"));
+        }
         let services = SERVICES
             .iter()
             .map(|(name, segment, port)| {
@@ -303,6 +313,7 @@ impl GatewayConfig {
             admin_token: file.gateway.admin_token.filter(|t| !t.is_empty()),
             allow_origins: file.gateway.cors.allow_origins,
             max_body_bytes,
+            health_check_interval: Duration::from_secs(health_check_seconds),
             services,
         })
     }
@@ -488,6 +499,10 @@ database: { url: postgres://postgres@127.0.0.1:5432/flowforge }
         assert_eq!(
             error_path("services: { crypto: { timeoutSeconds: 0 } }"),
             "services.crypto.timeoutSeconds"
+        );
+        assert_eq!(
+            error_path("gateway: { healthCheckSeconds: 0 }"),
+            "gateway.healthCheckSeconds"
         );
         assert_eq!(error_path("extra: 1"), "extra");
     }

@@ -13,8 +13,6 @@ use serde_json::{Value, json};
 
 use crate::config::{GatewayConfig, ServiceConfig};
 
-/// How often every instance's `/health` is checked.
-pub const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest search through the selection ring for a healthy instance.
 const MAX_SELECTION_STEPS: usize = 256;
 
@@ -25,6 +23,8 @@ pub struct Pool {
     pub timeout: Duration,
     pub max_body_bytes: usize,
     balancer: Arc<LoadBalancer<RoundRobin>>,
+    /// Instances taken out after a failed connect, and when; readmitted by [`Pool::readmit`].
+    ejected: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Pool {
@@ -36,6 +36,45 @@ impl Pool {
         self.balancer
             .select_with(b"", MAX_SELECTION_STEPS, other)
             .or_else(|| self.balancer.select(b"", MAX_SELECTION_STEPS))
+    }
+
+    /// Takes an instance out of rotation at once after a failed connect (passive health), rather
+    /// than sending it traffic until the next active check.
+    pub fn eject(&self, address: &str) {
+        let backends = self.balancer.backends();
+        if let Some(backend) = backends
+            .get_backend()
+            .iter()
+            .find(|b| b.addr.to_string() == address)
+        {
+            backends.set_enable(backend, false);
+            if let Ok(mut ejected) = self.ejected.lock() {
+                ejected.insert(address.to_owned(), std::time::Instant::now());
+                tracing::warn!(service = %self.name, instance = address, "connect failed; instance ejected until its next health check");
+            }
+        }
+    }
+
+    /// Returns instances ejected at least `after` ago to rotation; the active health check, which
+    /// keeps running on them, decides whether they take traffic.
+    pub fn readmit(&self, after: Duration) {
+        let Ok(mut ejected) = self.ejected.lock() else {
+            return;
+        };
+        let backends = self.balancer.backends();
+        ejected.retain(|address, since| {
+            if since.elapsed() < after {
+                return true;
+            }
+            if let Some(backend) = backends
+                .get_backend()
+                .iter()
+                .find(|b| b.addr.to_string() == *address)
+            {
+                backends.set_enable(backend, true);
+            }
+            false
+        });
     }
 
     /// (healthy, total) instances.
@@ -53,10 +92,15 @@ impl Pool {
         backends
             .get_backend()
             .iter()
-            .map(|b| Instance {
-                address: b.addr.to_string(),
-                weight: b.weight,
-                healthy: backends.ready(b),
+            .map(|b| {
+                let address = b.addr.to_string();
+                let ejected = self.ejected.lock().is_ok_and(|e| e.contains_key(&address));
+                Instance {
+                    address,
+                    weight: b.weight,
+                    healthy: backends.ready(b),
+                    ejected,
+                }
             })
             .collect()
     }
@@ -67,7 +111,10 @@ impl Pool {
 pub struct Instance {
     pub address: String,
     pub weight: usize,
+    /// Passes its health check and is not ejected.
     pub healthy: bool,
+    /// Taken out after a failed connect, until its next health check.
+    pub ejected: bool,
 }
 
 /// Every service's pool.
@@ -88,6 +135,7 @@ impl Pools {
                     timeout: service.timeout,
                     max_body_bytes: service.max_body_bytes,
                     balancer: Arc::new(balancer(service)?),
+                    ejected: std::sync::Mutex::new(std::collections::HashMap::new()),
                 }))
             })
             .collect::<anyhow::Result<_>>()?;

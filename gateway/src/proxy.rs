@@ -158,6 +158,9 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
+        if let (Some(pool), Some(upstream)) = (&ctx.pool, &ctx.upstream) {
+            pool.eject(upstream);
+        }
         if ctx.connect_tries < MAX_CONNECT_TRIES && is_idempotent(&session.req_header().method) {
             e.set_retry(true);
         }

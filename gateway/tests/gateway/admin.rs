@@ -225,6 +225,7 @@ async fn reload_under_load_swaps_upstreams_and_refuses_a_bad_file() {
         services: &services,
         admin_token: Some(TOKEN),
         file: Some(&file),
+        ..Setup::default()
     })
     .await;
 
@@ -268,4 +269,44 @@ async fn reload_under_load_swaps_upstreams_and_refuses_a_bad_file() {
         "the running config stays"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_connect_ejects_the_instance_at_once() {
+    let (a, _a_task) = upstream("a", None).await;
+    let (b, b_task) = upstream("b", None).await;
+    let services = format!("  crypto: {{ upstreams: [\"{a}\", \"{b}\"] }}\n");
+    let gateway = start(&Setup {
+        services: &services,
+        admin_token: Some(TOKEN),
+        ..Setup::default()
+    })
+    .await;
+    b_task.abort();
+    let _ = b_task.await;
+    // Two requests: round robin sends one of them to b, whose connect fails and is retried on a.
+    for _ in 0..2 {
+        let reply = get_ok(&gateway, "/api/v1/crypto/echo").await;
+        assert_eq!(
+            (reply.status, reply.json()["instance"].as_str()),
+            (200, Some("a"))
+        );
+    }
+    let status = send(gateway.admin, "GET", "/status", &[AUTH], "")
+        .await
+        .unwrap()
+        .json();
+    let instances = status["services"]["crypto"]["instances"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let b_state = instances
+        .iter()
+        .find(|i| i["address"] == b.to_string())
+        .unwrap();
+    assert_eq!(
+        (b_state["healthy"].as_bool(), b_state["ejected"].as_bool()),
+        (Some(false), Some(true)),
+        "{instances:?}"
+    );
 }

@@ -64,6 +64,8 @@ struct Setup<'a> {
     admin_token: Option<&'a str>,
     /// Write the config to this file and hand its path to the gateway (for reloads).
     file: Option<&'a std::path::Path>,
+    /// Seconds between active health checks (default 1).
+    health_check_seconds: Option<u64>,
 }
 
 /// The YAML for `setup`, listening on `port` (and `admin_port`).
@@ -71,8 +73,11 @@ fn config_yaml(setup: &Setup<'_>, port: u16, admin_port: u16) -> String {
     let admin = setup.admin_token.map_or(String::new(), |t| {
         format!(", admin: \"127.0.0.1:{admin_port}\", adminToken: \"{t}\"")
     });
+    let checks = setup
+        .health_check_seconds
+        .map_or(String::new(), |s| format!(", healthCheckSeconds: {s}"));
     format!(
-        "gateway: {{ listen: \"127.0.0.1:{port}\"{admin}, cors: {{ allowOrigins: [\"https://app.example.com\"] }} }}\nservices:\n{}",
+        "gateway: {{ listen: \"127.0.0.1:{port}\"{admin}{checks}, cors: {{ allowOrigins: [\"https://app.example.com\"] }} }}\nservices:\n{}",
         setup.services
     )
 }
