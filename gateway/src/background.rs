@@ -19,6 +19,7 @@ pub struct HealthLoop {
 impl BackgroundService for HealthLoop {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut hangups = hangup_signals();
+        let mut published = std::collections::BTreeSet::new();
         let period = self.shared.routes().config.health_check_interval;
         let mut interval = tokio::time::interval(period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -31,13 +32,8 @@ impl BackgroundService for HealthLoop {
                     for pool in routes.pools.iter() {
                         pool.readmit(period);
                     }
-                    self.shared.metrics.upstream_healthy.reset();
+                    self.publish_health(&routes, &mut published);
                     self.refresh_openapi_if_stale().await;
-                    for pool in routes.pools.iter() {
-                        for instance in pool.instances() {
-                            self.shared.metrics.upstream_healthy.with_label_values(&[pool.name.as_str(), instance.address.as_str()]).set(i64::from(instance.healthy));
-                        }
-                    }
                 }
                 Some(()) = next_hangup(&mut hangups) => {
                     match self.shared.reload().await {
@@ -51,6 +47,29 @@ impl BackgroundService for HealthLoop {
 }
 
 impl HealthLoop {
+    /// Sets `gateway_upstream_healthy` for every current instance and drops the series of instances
+    /// a reload removed; series are never cleared wholesale, so a scrape always sees every instance.
+    fn publish_health(
+        &self,
+        routes: &crate::state::Routes,
+        published: &mut std::collections::BTreeSet<(String, String)>,
+    ) {
+        let gauge = &self.shared.metrics.upstream_healthy;
+        let mut current = std::collections::BTreeSet::new();
+        for pool in routes.pools.iter() {
+            for instance in pool.instances() {
+                gauge
+                    .with_label_values(&[pool.name.as_str(), instance.address.as_str()])
+                    .set(i64::from(instance.healthy));
+                current.insert((pool.name.clone(), instance.address));
+            }
+        }
+        for (service, instance) in published.difference(&current) {
+            let _ = gauge.remove_label_values(&[service.as_str(), instance.as_str()]);
+        }
+        *published = current;
+    }
+
     /// Rebuilds the merged document every [`REFRESH_INTERVAL`], and sooner while a healthy service
     /// is missing from it (it started after the gateway).
     async fn refresh_openapi_if_stale(&self) {

@@ -256,6 +256,17 @@ async fn reload_under_load_swaps_upstreams_and_refuses_a_bad_file() {
         "b"
     );
 
+    // The health gauge follows the reload: b's series appears, a's is dropped.
+    wait_for(|| async {
+        let metrics = send(gateway.admin, "GET", "/metrics", &[AUTH], "")
+            .await
+            .unwrap()
+            .body;
+        metrics.contains(&format!("instance=\"{b}\""))
+            && !metrics.contains(&format!("instance=\"{a}\""))
+    })
+    .await;
+
     let valid = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, valid.replace("services:", "servces:")).unwrap();
     let refused = send(gateway.admin, "POST", "/reload", &[AUTH], "")
