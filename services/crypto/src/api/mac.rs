@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use flowforge_service_kit::{ApiError, ApiJson, Batch, BinaryInput, JsonOrBinary, OneOrBatch};
+use flowforge_service_kit::{ApiError, ApiJson, Batch, BinaryInput, JsonOrStream, OneOrBatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -119,10 +119,10 @@ fn compute(
 )]
 pub async fn hmac(
     State(state): State<AppState>,
-    request: JsonOrBinary<Batch<HmacRequest>, HmacFileOptions>,
+    request: JsonOrStream<Batch<HmacRequest>, HmacFileOptions>,
 ) -> Result<Response, ApiError> {
     match request {
-        JsonOrBinary::Json(batch) => batch.respond(|r: HmacRequest| {
+        JsonOrStream::Json(batch) => batch.respond(|r: HmacRequest| {
             let key = decode_input(&r.key, r.key_encoding, "key")?;
             let message = decode_input(&r.input, r.input_encoding, "input")?;
             Ok(compute(
@@ -133,11 +133,29 @@ pub async fn hmac(
                 r.output_format,
             ))
         }),
-        JsonOrBinary::Binary(BinaryInput {
+        JsonOrStream::File(BinaryInput {
             bytes, options: o, ..
         }) => {
             let key = decode_input(&o.key, o.key_encoding, "key")?;
             Ok(Json(compute(&state, o.algorithm, &key, &bytes, o.output_format)).into_response())
+        }
+        // A raw body is authenticated as it streams in, like `hash`.
+        JsonOrStream::Stream(mut body) => {
+            let key = decode_input(&body.options.key, body.options.key_encoding, "key")?;
+            let (algorithm, output_format) = (body.options.algorithm, body.options.output_format);
+            let mut signer = algorithm.domain().signer(&key);
+            while let Some(chunk) = body.next_chunk().await? {
+                signer.update(&chunk);
+            }
+            state.operations.record("hmac", algorithm.label(), true);
+            let signature = crate::domain::encoding::OutputFormat::from(output_format)
+                .encode(signer.sign().as_ref());
+            Ok(Json(HmacResponse {
+                algorithm,
+                signature,
+                output_format,
+            })
+            .into_response())
         }
     }
 }
