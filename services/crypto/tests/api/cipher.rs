@@ -2,7 +2,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::{app, call, key_pair, refuse};
+use crate::{app, call, expect_error, key_pair, refuse};
 
 fn key(len: usize) -> String {
     STANDARD.encode(vec![0x42u8; len])
@@ -75,17 +75,15 @@ async fn passphrase_tokens_carry_their_kdf() {
         "DECRYPTION_FAILED",
     )
     .await;
-    assert_eq!(
-        refuse(
-            &app,
-            "decrypt",
-            json!({"token": token, "key": key(32)}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "key"
-    );
+    expect_error(
+        &app,
+        "decrypt",
+        json!({"token": token, "key": key(32)}),
+        422,
+        "VALIDATION_ERROR",
+        "key",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -137,72 +135,60 @@ async fn tampering_and_wrong_inputs_never_give_500() {
     )
     .await;
 
-    assert_eq!(
-        refuse(
-            &app,
-            "decrypt",
-            json!({"token": "garbage", "key": key(32)}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "token"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "encrypt",
-            json!({"plaintext": "x", "key": key(16)}),
-            422,
-            "INVALID_KEY"
-        )
-        .await,
-        "key"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "encrypt",
-            json!({"plaintext": "x", "key": "***"}),
-            422,
-            "INVALID_KEY"
-        )
-        .await,
-        "key"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "encrypt",
-            json!({"plaintext": "x"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "key"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "encrypt",
-            json!({"plaintext": "x", "key": key(32), "passphrase": "p"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "key"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "encrypt",
-            json!({"plaintext": "x", "key": key(32), "algorithm": "des"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "algorithm"
-    );
+    expect_error(
+        &app,
+        "decrypt",
+        json!({"token": "garbage", "key": key(32)}),
+        422,
+        "VALIDATION_ERROR",
+        "token",
+    )
+    .await;
+    expect_error(
+        &app,
+        "encrypt",
+        json!({"plaintext": "x", "key": key(16)}),
+        422,
+        "INVALID_KEY",
+        "key",
+    )
+    .await;
+    expect_error(
+        &app,
+        "encrypt",
+        json!({"plaintext": "x", "key": "***"}),
+        422,
+        "INVALID_KEY",
+        "key",
+    )
+    .await;
+    expect_error(
+        &app,
+        "encrypt",
+        json!({"plaintext": "x"}),
+        422,
+        "VALIDATION_ERROR",
+        "key",
+    )
+    .await;
+    expect_error(
+        &app,
+        "encrypt",
+        json!({"plaintext": "x", "key": key(32), "passphrase": "p"}),
+        422,
+        "VALIDATION_ERROR",
+        "key",
+    )
+    .await;
+    expect_error(
+        &app,
+        "encrypt",
+        json!({"plaintext": "x", "key": key(32), "algorithm": "des"}),
+        422,
+        "VALIDATION_ERROR",
+        "algorithm",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -281,28 +267,24 @@ async fn rsa_oaep_round_trip_and_size_limit() {
             .contains("at most 190 bytes"),
         "{error}"
     );
-    assert_eq!(
-        refuse(
-            &app,
-            "encrypt",
-            json!({"algorithm": "rsa-oaep-sha256", "plaintext": "x"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "publicKey"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "encrypt",
-            json!({"algorithm": "rsa-oaep-sha256", "plaintext": "x", "publicKey": "nope"}),
-            422,
-            "INVALID_KEY"
-        )
-        .await,
-        "publicKey"
-    );
+    expect_error(
+        &app,
+        "encrypt",
+        json!({"algorithm": "rsa-oaep-sha256", "plaintext": "x"}),
+        422,
+        "VALIDATION_ERROR",
+        "publicKey",
+    )
+    .await;
+    expect_error(
+        &app,
+        "encrypt",
+        json!({"algorithm": "rsa-oaep-sha256", "plaintext": "x", "publicKey": "nope"}),
+        422,
+        "INVALID_KEY",
+        "publicKey",
+    )
+    .await;
     let mut ciphertext = STANDARD.decode(sealed["token"].as_str().unwrap()).unwrap();
     ciphertext[0] ^= 1;
     refuse(

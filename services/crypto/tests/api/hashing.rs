@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::{app, call, refuse};
+use crate::{app, call, expect_error, refuse};
 
 const SHA256_ABC: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
@@ -113,54 +113,51 @@ async fn hash_batch_isolates_bad_items() {
 #[tokio::test]
 async fn hash_bad_input_gets_envelopes() {
     let app = app();
-    assert_eq!(
-        refuse(
-            &app,
-            "hash",
-            json!({"algorithm": "sha999", "input": "x"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "algorithm"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "hash",
-            json!({"algorithm": "sha256"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "input"
-    );
-    assert_eq!(
-        refuse(&app, "hash", json!({"input": 5}), 422, "VALIDATION_ERROR").await,
-        "input"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "hash",
-            json!({"input": "x", "inputEncoding": "base64", "extra": 1}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "extra"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "hash",
-            json!({"input": "%%%", "inputEncoding": "base64"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "input"
-    );
+    expect_error(
+        &app,
+        "hash",
+        json!({"algorithm": "sha999", "input": "x"}),
+        422,
+        "VALIDATION_ERROR",
+        "algorithm",
+    )
+    .await;
+    expect_error(
+        &app,
+        "hash",
+        json!({"algorithm": "sha256"}),
+        422,
+        "VALIDATION_ERROR",
+        "input",
+    )
+    .await;
+    expect_error(
+        &app,
+        "hash",
+        json!({"input": 5}),
+        422,
+        "VALIDATION_ERROR",
+        "input",
+    )
+    .await;
+    expect_error(
+        &app,
+        "hash",
+        json!({"input": "x", "inputEncoding": "base64", "extra": 1}),
+        422,
+        "VALIDATION_ERROR",
+        "extra",
+    )
+    .await;
+    expect_error(
+        &app,
+        "hash",
+        json!({"input": "%%%", "inputEncoding": "base64"}),
+        422,
+        "VALIDATION_ERROR",
+        "input",
+    )
+    .await;
     app.post_raw("/api/v1/crypto/hash", "application/json", "{\"input\": ")
         .await
         .error(400, "VALIDATION_ERROR");
@@ -223,21 +220,24 @@ async fn hmac_rfc_4231_and_verification() {
         call(&app, "hmac/verify", verify(tag.replace('5', "6"))).await["valid"],
         false
     );
-    assert_eq!(
-        refuse(
-            &app,
-            "hmac/verify",
-            verify("abc".into()),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "signature"
-    );
-    assert_eq!(
-        refuse(&app, "hmac", json!({"input": "x"}), 422, "VALIDATION_ERROR").await,
-        "key"
-    );
+    expect_error(
+        &app,
+        "hmac/verify",
+        verify("abc".into()),
+        422,
+        "VALIDATION_ERROR",
+        "signature",
+    )
+    .await;
+    expect_error(
+        &app,
+        "hmac",
+        json!({"input": "x"}),
+        422,
+        "VALIDATION_ERROR",
+        "key",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -284,15 +284,13 @@ async fn webhook_presets() {
         "VALIDATION_ERROR",
     );
     assert_eq!(slack.await, "timestamp");
-    assert_eq!(
-        refuse(
-            &app,
-            "webhook/verify",
-            json!({"provider": "gitlab", "secret": "s", "payload": "", "signature": ""}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "provider"
-    );
+    expect_error(
+        &app,
+        "webhook/verify",
+        json!({"provider": "gitlab", "secret": "s", "payload": "", "signature": ""}),
+        422,
+        "VALIDATION_ERROR",
+        "provider",
+    )
+    .await;
 }

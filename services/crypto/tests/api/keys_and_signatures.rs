@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::{app, call, key_pair, refuse};
+use crate::{app, call, expect_error, key_pair};
 
 #[tokio::test]
 async fn generates_every_key_type_with_its_jwk() {
@@ -66,61 +66,51 @@ fn base64_len(text: &str) -> usize {
 #[tokio::test]
 async fn key_requests_are_validated() {
     let app = app();
-    assert_eq!(
-        refuse(
-            &app,
-            "keys/generate",
-            json!({"type": "rsa", "bits": 1024}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "bits"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "keys/generate",
-            json!({"type": "rsa", "bits": 65536}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "bits"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "keys/generate",
-            json!({"type": "ed25519", "bits": 2048}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "bits"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "keys/generate",
-            json!({"type": "hmac", "bytes": 4}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "bytes"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "keys/generate",
-            json!({"type": "dsa"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "type"
-    );
+    expect_error(
+        &app,
+        "keys/generate",
+        json!({"type": "rsa", "bits": 1024}),
+        422,
+        "VALIDATION_ERROR",
+        "bits",
+    )
+    .await;
+    expect_error(
+        &app,
+        "keys/generate",
+        json!({"type": "rsa", "bits": 65536}),
+        422,
+        "VALIDATION_ERROR",
+        "bits",
+    )
+    .await;
+    expect_error(
+        &app,
+        "keys/generate",
+        json!({"type": "ed25519", "bits": 2048}),
+        422,
+        "VALIDATION_ERROR",
+        "bits",
+    )
+    .await;
+    expect_error(
+        &app,
+        "keys/generate",
+        json!({"type": "hmac", "bytes": 4}),
+        422,
+        "VALIDATION_ERROR",
+        "bytes",
+    )
+    .await;
+    expect_error(
+        &app,
+        "keys/generate",
+        json!({"type": "dsa"}),
+        422,
+        "VALIDATION_ERROR",
+        "type",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -154,31 +144,43 @@ async fn every_signature_algorithm_round_trips() {
 async fn signature_key_mismatches_are_invalid_key() {
     let app = app();
     let (ed_private, ed_public) = key_pair(&app, json!({"type": "ed25519"})).await;
-    assert_eq!(
-        refuse(
-            &app,
-            "sign",
-            json!({"algorithm": "rsa-pss-sha256", "privateKey": ed_private, "input": "m"}),
-            422,
-            "INVALID_KEY"
-        )
-        .await,
-        "privateKey"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "sign",
-            json!({"algorithm": "ed25519", "privateKey": "not pem", "input": "m"}),
-            422,
-            "INVALID_KEY"
-        )
-        .await,
-        "privateKey"
-    );
-    assert_eq!(refuse(&app, "verify", json!({"algorithm": "ed25519", "publicKey": ed_private, "input": "m", "signature": "AA=="}), 422, "INVALID_KEY").await, "publicKey");
-    assert_eq!(refuse(&app, "verify", json!({"algorithm": "ecdsa-p256-sha256", "publicKey": ed_public, "input": "m", "signature": "AA=="}), 422, "INVALID_KEY").await, "publicKey");
-    assert_eq!(refuse(&app, "verify", json!({"algorithm": "ed25519", "publicKey": ed_public, "input": "m", "signature": "??"}), 422, "VALIDATION_ERROR").await, "signature");
+    expect_error(
+        &app,
+        "sign",
+        json!({"algorithm": "rsa-pss-sha256", "privateKey": ed_private, "input": "m"}),
+        422,
+        "INVALID_KEY",
+        "privateKey",
+    )
+    .await;
+    expect_error(
+        &app,
+        "sign",
+        json!({"algorithm": "ed25519", "privateKey": "not pem", "input": "m"}),
+        422,
+        "INVALID_KEY",
+        "privateKey",
+    )
+    .await;
+    expect_error(
+        &app,
+        "verify",
+        json!({"algorithm": "ed25519", "publicKey": ed_private, "input": "m", "signature": "AA=="}),
+        422,
+        "INVALID_KEY",
+        "publicKey",
+    )
+    .await;
+    expect_error(&app, "verify", json!({"algorithm": "ecdsa-p256-sha256", "publicKey": ed_public, "input": "m", "signature": "AA=="}), 422, "INVALID_KEY", "publicKey").await;
+    expect_error(
+        &app,
+        "verify",
+        json!({"algorithm": "ed25519", "publicKey": ed_public, "input": "m", "signature": "??"}),
+        422,
+        "VALIDATION_ERROR",
+        "signature",
+    )
+    .await;
 }
 
 #[tokio::test]

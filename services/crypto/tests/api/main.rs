@@ -43,6 +43,18 @@ pub async fn refuse(app: &TestApp, path: &str, body: Value, status: u16, code: &
         .to_owned()
 }
 
+/// Expects an error envelope with `status` and `code` whose first detail names `field`.
+pub async fn expect_error(
+    app: &TestApp,
+    path: &str,
+    body: Value,
+    status: u16,
+    code: &str,
+    field: &str,
+) {
+    assert_eq!(refuse(app, path, body, status, code).await, field, "{path}");
+}
+
 /// A key pair from the service, as (private PEM, public PEM).
 pub async fn key_pair(app: &TestApp, body: Value) -> (String, String) {
     let key = call(app, "keys/generate", body).await;

@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::{app, call, key_pair, refuse};
+use crate::{app, call, expect_error, key_pair};
 
 /// RFC 7519 section 3.1, signed with the RFC 7515 appendix A.1 key.
 const RFC7519_TOKEN: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -103,50 +103,42 @@ async fn jwt_refuses_none_and_bad_requests() {
         call(&app, "jwt/verify", json!({"token": "a.b", "secret": "s"})).await["reason"],
         "malformed"
     );
-    assert_eq!(
-        refuse(
-            &app,
-            "jwt/sign",
-            json!({"algorithm": "none", "secret": "s"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "algorithm"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "jwt/sign",
-            json!({"algorithm": "HS256"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "secret"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "jwt/sign",
-            json!({"algorithm": "RS256", "secret": "s"}),
-            422,
-            "INVALID_KEY"
-        )
-        .await,
-        "privateKey"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "jwt/verify",
-            json!({"token": none}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "secret"
-    );
+    expect_error(
+        &app,
+        "jwt/sign",
+        json!({"algorithm": "none", "secret": "s"}),
+        422,
+        "VALIDATION_ERROR",
+        "algorithm",
+    )
+    .await;
+    expect_error(
+        &app,
+        "jwt/sign",
+        json!({"algorithm": "HS256"}),
+        422,
+        "VALIDATION_ERROR",
+        "secret",
+    )
+    .await;
+    expect_error(
+        &app,
+        "jwt/sign",
+        json!({"algorithm": "RS256", "secret": "s"}),
+        422,
+        "INVALID_KEY",
+        "privateKey",
+    )
+    .await;
+    expect_error(
+        &app,
+        "jwt/verify",
+        json!({"token": none}),
+        422,
+        "VALIDATION_ERROR",
+        "secret",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -205,50 +197,42 @@ async fn passwords_hash_and_verify() {
         (Some(true), Some("bcrypt"))
     );
 
-    assert_eq!(
-        refuse(
-            &app,
-            "password/hash",
-            json!({"password": "x", "memoryKib": 10_000_000}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "memoryKib"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "password/hash",
-            json!({"password": "x".repeat(73), "algorithm": "bcrypt", "cost": 4}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "password"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "password/hash",
-            json!({"password": "x", "algorithm": "bcrypt", "cost": 40}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "cost"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "password/verify",
-            json!({"password": "x", "hash": "plaintext"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "hash"
-    );
+    expect_error(
+        &app,
+        "password/hash",
+        json!({"password": "x", "memoryKib": 10_000_000}),
+        422,
+        "VALIDATION_ERROR",
+        "memoryKib",
+    )
+    .await;
+    expect_error(
+        &app,
+        "password/hash",
+        json!({"password": "x".repeat(73), "algorithm": "bcrypt", "cost": 4}),
+        422,
+        "VALIDATION_ERROR",
+        "password",
+    )
+    .await;
+    expect_error(
+        &app,
+        "password/hash",
+        json!({"password": "x", "algorithm": "bcrypt", "cost": 40}),
+        422,
+        "VALIDATION_ERROR",
+        "cost",
+    )
+    .await;
+    expect_error(
+        &app,
+        "password/verify",
+        json!({"password": "x", "hash": "plaintext"}),
+        422,
+        "VALIDATION_ERROR",
+        "hash",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -283,29 +267,25 @@ async fn random_values() {
         "{password}"
     );
 
-    assert_eq!(
-        refuse(
-            &app,
-            "random",
-            json!({"type": "bytes", "length": 0}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "length"
-    );
-    assert_eq!(
-        refuse(
-            &app,
-            "random",
-            json!({"type": "bytes", "count": 5000}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "count"
-    );
-    assert_eq!(refuse(&app, "random", json!({"type": "password", "lowercase": false, "uppercase": false, "digits": false, "symbols": false}), 422, "VALIDATION_ERROR").await, "charset");
+    expect_error(
+        &app,
+        "random",
+        json!({"type": "bytes", "length": 0}),
+        422,
+        "VALIDATION_ERROR",
+        "length",
+    )
+    .await;
+    expect_error(
+        &app,
+        "random",
+        json!({"type": "bytes", "count": 5000}),
+        422,
+        "VALIDATION_ERROR",
+        "count",
+    )
+    .await;
+    expect_error(&app, "random", json!({"type": "password", "lowercase": false, "uppercase": false, "digits": false, "symbols": false}), 422, "VALIDATION_ERROR", "charset").await;
 }
 
 #[tokio::test]
@@ -332,17 +312,15 @@ async fn encodings_both_ways() {
     check("base64url", "hello?>", "aGVsbG8_Pg").await;
     check("hex", "hi", "6869").await;
     check("url", "a b&c=d/é", "a%20b%26c%3Dd%2F%C3%A9").await;
-    assert_eq!(
-        refuse(
-            &app,
-            "encode",
-            json!({"encoding": "hex", "input": "zz", "direction": "decode"}),
-            422,
-            "VALIDATION_ERROR"
-        )
-        .await,
-        "input"
-    );
+    expect_error(
+        &app,
+        "encode",
+        json!({"encoding": "hex", "input": "zz", "direction": "decode"}),
+        422,
+        "VALIDATION_ERROR",
+        "input",
+    )
+    .await;
 }
 
 #[tokio::test]
