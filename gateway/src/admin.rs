@@ -17,6 +17,8 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use serde_json::{Value, json};
 
+mod identity;
+
 use crate::config::ConfigError;
 use crate::state::Shared;
 
@@ -57,6 +59,7 @@ pub fn router(shared: Arc<Shared>, token: String) -> Router {
         .route("/metrics", get(metrics))
         .route("/reload", post(reload))
         .route("/services/{name}/weights", put(set_weights))
+        .merge(identity::routes())
         .fallback(|| async { ApiError::not_found("No such admin route") })
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(token),

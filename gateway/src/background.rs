@@ -118,3 +118,61 @@ async fn next_hangup(signals: &mut Hangups) -> Option<()> {
 async fn next_hangup(_signals: &mut Hangups) -> Option<()> {
     std::future::pending().await
 }
+
+/// How often counted usage is written to the database.
+const USAGE_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often tiers are read again (changes made elsewhere are also announced over Redis).
+const TIER_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Identity upkeep: connects the rate limiter to Redis, follows change announcements, writes
+/// usage in batches and re-reads tiers.
+pub struct AccessLoop {
+    pub shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl BackgroundService for AccessLoop {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let access = &self.shared.access;
+        let subscription = async {
+            match &access.events {
+                Some(events) => events.run(access, std::future::pending()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let upkeep = async {
+            let connect = access.limiter.connect();
+            tokio::pin!(connect);
+            let mut connected = false;
+            let mut flush = tokio::time::interval(USAGE_FLUSH_INTERVAL);
+            let mut tiers = tokio::time::interval(TIER_REFRESH_INTERVAL);
+            loop {
+                tokio::select! {
+                    () = &mut connect, if !connected => connected = true,
+                    _ = flush.tick() => flush_usage(&self.shared).await,
+                    _ = tiers.tick() => {
+                        if let Err(e) = access.reload_tiers().await {
+                            tracing::warn!(error = %e, "cannot re-read tiers; keeping the ones loaded");
+                        }
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            () = subscription => {}
+            () = upkeep => {}
+        }
+        flush_usage(&self.shared).await;
+    }
+}
+
+/// Writes pending usage; a failed write stays pending for the next try.
+pub async fn flush_usage(shared: &Shared) {
+    let Some(pool) = &shared.access.pool else {
+        return;
+    };
+    if let Err(e) = shared.access.usage.flush(pool).await {
+        tracing::warn!(error = %e, "usage not written yet; will retry");
+    }
+}

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::identity::keys::KeyHash;
+use crate::limits::{OnFailure, Tier, default_tiers};
+
 /// Environment variable naming the config file.
 pub const ENV_CONFIG: &str = "FLOWFORGE_CONFIG";
 
@@ -83,6 +86,9 @@ pub struct GatewaySection {
     /// Seconds between active health checks of every instance (default 1; read at start).
     #[serde(default)]
     pub health_check_seconds: Option<u64>,
+    /// Unauthenticated API calls get this tier, limited per client IP; absent = they get 401.
+    #[serde(default)]
+    pub anonymous_tier: Option<String>,
 }
 
 impl Default for GatewaySection {
@@ -94,6 +100,7 @@ impl Default for GatewaySection {
             cors: CorsSection::default(),
             max_body_bytes: None,
             health_check_seconds: None,
+            anonymous_tier: None,
         }
     }
 }
@@ -175,10 +182,13 @@ pub struct ConsumerSection {
     pub keys: Vec<String>,
     #[serde(default)]
     pub key_hashes: Vec<String>,
+    /// Services (`crypto`) or operations (`crypto/hash`) the keys may call; empty = all.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// `jwt[]:`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JwtSection {
     pub issuer: String,
@@ -196,6 +206,9 @@ pub struct JwtSection {
     pub tier_claim: Option<String>,
     #[serde(default)]
     pub leeway_seconds: Option<u64>,
+    /// Tier for tokens without (or with an unknown) tier claim (default `free`).
+    #[serde(default)]
+    pub default_tier: Option<String>,
 }
 
 /// `redis:`.
@@ -203,8 +216,15 @@ pub struct JwtSection {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RedisSection {
     pub url: String,
+    /// `allow` (default: the in-process limiter takes over) or `deny` (503).
     #[serde(default)]
     pub on_failure: Option<String>,
+    /// Prefix of every key and channel (default `flowforge:`).
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    /// Longest wait for one Redis call before falling back (default 25 ms).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
 }
 
 /// `database:`.
@@ -212,6 +232,9 @@ pub struct RedisSection {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DatabaseSection {
     pub url: String,
+    /// Connections per gateway (default 8).
+    #[serde(default)]
+    pub pool_size: Option<usize>,
 }
 
 /// The validated configuration the gateway runs with.
@@ -226,6 +249,44 @@ pub struct GatewayConfig {
     pub health_check_interval: Duration,
     /// One entry per known service, in [`SERVICES`] order.
     pub services: Vec<ServiceConfig>,
+    /// Consumers, tiers, JWT issuers and the stores behind them.
+    pub access: AccessConfig,
+}
+
+/// Who may call, and how much.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessConfig {
+    /// The default tiers with the file's `tiers:` laid over them.
+    pub tiers: BTreeMap<String, Tier>,
+    /// DB-less consumers (ignored when `database` is set).
+    pub consumers: Vec<ConfiguredConsumer>,
+    pub jwt: Vec<JwtSection>,
+    pub anonymous_tier: Option<String>,
+    pub redis: Option<RedisConfig>,
+    pub database: Option<DatabaseConfig>,
+}
+
+/// A consumer from the file, its keys already hashed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfiguredConsumer {
+    pub id: String,
+    pub tier: String,
+    pub key_hashes: Vec<KeyHash>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisConfig {
+    pub url: String,
+    pub on_failure: OnFailure,
+    pub key_prefix: String,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub pool_size: usize,
 }
 
 /// One service's routing.
@@ -307,6 +368,7 @@ impl GatewayConfig {
                 service_config(name, segment, *port, &section, max_body_bytes)
             })
             .collect::<Result<_, _>>()?;
+        let access = access_config(&file)?;
         Ok(Self {
             listen: parse_addr("gateway.listen", &file.gateway.listen)?,
             admin: parse_addr("gateway.admin", &file.gateway.admin)?,
@@ -315,6 +377,7 @@ impl GatewayConfig {
             max_body_bytes,
             health_check_interval: Duration::from_secs(health_check_seconds),
             services,
+            access,
         })
     }
 
@@ -390,6 +453,121 @@ fn service_config(
         groups,
         timeout: Duration::from_secs(timeout_seconds),
         max_body_bytes: section.max_body_bytes.unwrap_or(gateway_max_body),
+    })
+}
+
+fn access_config(file: &FileConfig) -> Result<AccessConfig, ConfigError> {
+    let mut tiers: BTreeMap<String, Tier> = default_tiers()
+        .into_iter()
+        .map(|t| (t.name.clone(), t))
+        .collect();
+    for (name, section) in &file.tiers {
+        for (field, value) in [
+            ("perMinute", section.per_minute),
+            ("perDay", section.per_day),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(
+                    format!("tiers.{name}.{field}"),
+                    "must be at least 1 (leave it out for unlimited)",
+                ));
+            }
+        }
+        tiers.insert(
+            name.clone(),
+            Tier {
+                name: name.clone(),
+                per_minute: section.per_minute,
+                per_day: section.per_day,
+            },
+        );
+    }
+    let known_tier = |path: String, tier: &str| {
+        if tiers.contains_key(tier) {
+            Ok(())
+        } else {
+            let known: Vec<_> = tiers.keys().map(String::as_str).collect();
+            Err(invalid(
+                path,
+                format!("unknown tier `{tier}`; tiers: {}", known.join(", ")),
+            ))
+        }
+    };
+    let mut consumers = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, c) in file.consumers.iter().enumerate() {
+        let path = format!("consumers[{i}]");
+        if c.id.trim().is_empty() {
+            return Err(invalid(format!("{path}.id"), "must not be empty"));
+        }
+        let tier = c.tier.clone().unwrap_or_else(|| "free".into());
+        known_tier(format!("{path}.tier"), &tier)?;
+        let mut key_hashes: Vec<KeyHash> = c.keys.iter().map(|k| KeyHash::of(k)).collect();
+        for (j, text) in c.key_hashes.iter().enumerate() {
+            key_hashes.push(KeyHash::parse(text).ok_or_else(|| {
+                invalid(
+                    format!("{path}.keyHashes[{j}]"),
+                    "expected `sha256:` and 64 hex digits",
+                )
+            })?);
+        }
+        for hash in &key_hashes {
+            if !seen.insert(*hash) {
+                return Err(invalid(path, "a key is listed twice"));
+            }
+        }
+        consumers.push(ConfiguredConsumer {
+            id: c.id.clone(),
+            tier,
+            key_hashes,
+            scopes: c.scopes.clone(),
+        });
+    }
+    if let Some(tier) = &file.gateway.anonymous_tier {
+        known_tier("gateway.anonymousTier".into(), tier)?;
+    }
+    for (i, issuer) in file.jwt.iter().enumerate() {
+        if let Some(tier) = &issuer.default_tier {
+            known_tier(format!("jwt[{i}].defaultTier"), tier)?;
+        }
+        crate::identity::jwt::check_issuer(issuer)
+            .map_err(|(field, message)| invalid(format!("jwt[{i}].{field}"), message))?;
+    }
+    let redis = match &file.redis {
+        None => None,
+        Some(r) => {
+            let on_failure = match r.on_failure.as_deref().unwrap_or("allow") {
+                "allow" => OnFailure::Allow,
+                "deny" => OnFailure::Deny,
+                other => {
+                    return Err(invalid(
+                        "redis.onFailure",
+                        format!("`{other}`: expected `allow` or `deny`"),
+                    ));
+                }
+            };
+            if redis::Client::open(r.url.as_str()).is_err() {
+                return Err(invalid("redis.url", "not a redis:// URL"));
+            }
+            Some(RedisConfig {
+                url: r.url.clone(),
+                on_failure,
+                key_prefix: r.key_prefix.clone().unwrap_or_else(|| "flowforge:".into()),
+                timeout: Duration::from_millis(r.timeout_ms.unwrap_or(25).max(1)),
+            })
+        }
+    };
+    let database = file.database.as_ref().map(|d| DatabaseConfig {
+        url: d.url.clone(),
+        pool_size: d.pool_size.unwrap_or(8).max(1),
+    });
+    Ok(AccessConfig {
+        tiers,
+        consumers,
+        jwt: file.jwt.clone(),
+        anonymous_tier: file.gateway.anonymous_tier.clone(),
+        redis,
+        database,
     })
 }
 

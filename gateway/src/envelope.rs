@@ -51,6 +51,21 @@ impl GatewayError {
 }
 
 /// The envelope for a failure pingora reports while proxying, by the status it would send.
+/// The envelope for a refused credential: 401, 403 for a key outside its scopes, 503 when the
+/// store that would answer is down.
+pub fn for_auth_failure(failure: &crate::identity::AuthFailure) -> GatewayError {
+    use crate::identity::AuthFailure;
+    match failure {
+        AuthFailure::OutOfScope(_) | AuthFailure::Disabled => {
+            GatewayError::new(403, "FORBIDDEN", failure.to_string())
+        }
+        AuthFailure::StoreUnavailable => {
+            GatewayError::new(503, "UPSTREAM_UNAVAILABLE", failure.to_string())
+        }
+        _ => GatewayError::new(401, "UNAUTHORIZED", failure.to_string()),
+    }
+}
+
 pub fn for_proxy_failure(status: u16, service: Option<&str>) -> GatewayError {
     let service = service.unwrap_or("upstream");
     match status {

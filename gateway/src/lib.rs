@@ -12,6 +12,8 @@ pub mod admin;
 mod background;
 pub mod config;
 pub mod envelope;
+pub mod identity;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod pools;
@@ -19,6 +21,7 @@ pub mod proxy;
 pub mod routing;
 pub mod server;
 pub mod state;
+pub mod usage;
 
 pub use config::GatewayConfig;
 pub use server::{ChannelShutdown, GatewayServer};

@@ -19,6 +19,7 @@ pub struct GatewayMetrics {
     pub upstream_duration: HistogramVec,
     pub upstream_healthy: IntGaugeVec,
     pub in_flight: IntGauge,
+    pub rate_limited: IntCounterVec,
 }
 
 impl GatewayMetrics {
@@ -62,6 +63,14 @@ impl GatewayMetrics {
             .expect("valid metric"),
             in_flight: IntGauge::new("gateway_requests_in_flight", "Requests being proxied")
                 .expect("valid metric"),
+            rate_limited: IntCounterVec::new(
+                Opts::new(
+                    "gateway_rate_limited_total",
+                    "Requests refused with 429, by service",
+                ),
+                &["service"],
+            )
+            .expect("valid metric"),
             registry,
         };
         for collector in [
@@ -70,6 +79,7 @@ impl GatewayMetrics {
             Box::new(metrics.upstream_duration.clone()),
             Box::new(metrics.upstream_healthy.clone()),
             Box::new(metrics.in_flight.clone()),
+            Box::new(metrics.rate_limited.clone()),
         ] {
             metrics
                 .registry

@@ -14,6 +14,7 @@ use pingora::proxy::FailToProxy;
 use pingora::{Error, ErrorType, Result};
 
 use crate::envelope::{self, GatewayError};
+use crate::identity::{AuthFailure, Credential, Identity};
 use crate::pools::Pool;
 use crate::routing::{LocalRoute, local_route, service_segment};
 use crate::state::{Routes, Shared};
@@ -25,8 +26,15 @@ const DOCS_PAGE: &str = include_str!("docs.html");
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connect failures of idempotent requests are retried once, on another instance.
 const MAX_CONNECT_TRIES: usize = 2;
-/// Headers the gateway owns: a client may not send them upstream.
-const GATEWAY_HEADERS: [&str; 3] = ["x-consumer-id", "x-user-id", "x-consumer-tier"];
+/// Headers the gateway owns or consumes: a client's never reach an upstream (credentials stay at
+/// the edge; services trust `X-Consumer-*` only because the gateway sets them).
+const GATEWAY_HEADERS: [&str; 5] = [
+    "x-consumer-id",
+    "x-user-id",
+    "x-consumer-tier",
+    "x-api-key",
+    "authorization",
+];
 const EXPOSED_HEADERS: &str = "X-Request-Id, X-RateLimit-Limit-Minute, X-RateLimit-Remaining-Minute, \
 X-RateLimit-Limit-Day, X-RateLimit-Remaining-Day, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After";
 
@@ -48,6 +56,10 @@ pub struct RequestCtx {
     origin: Option<String>,
     /// Request body bytes received so far (chunked bodies declare no length up front).
     body_bytes: usize,
+    /// Who is calling, once authenticated.
+    identity: Option<Identity>,
+    /// Headers added to whatever response goes back (rate limits, `WWW-Authenticate`).
+    response_headers: Vec<(&'static str, String)>,
 }
 
 #[async_trait]
@@ -65,6 +77,8 @@ impl ProxyHttp for Gateway {
             connect_tries: 0,
             origin: None,
             body_bytes: 0,
+            identity: None,
+            response_headers: Vec::new(),
         }
     }
 
@@ -94,6 +108,15 @@ impl ProxyHttp for Gateway {
                 .answer_error(session, ctx, &GatewayError::not_found())
                 .await;
         };
+        let identity = match self.authenticate(session, &path).await {
+            Ok(identity) => identity,
+            Err(failure) => {
+                let error = envelope::for_auth_failure(&failure);
+                ctx.response_headers
+                    .push(("www-authenticate", www_authenticate(&failure)));
+                return self.answer_error(session, ctx, &error).await;
+            }
+        };
         if declared_length(session.req_header()).is_some_and(|len| len > pool.max_body_bytes) {
             let error = GatewayError::new(
                 413,
@@ -105,6 +128,44 @@ impl ProxyHttp for Gateway {
             );
             return self.answer_error(session, ctx, &error).await;
         }
+        let access = &self.shared.access;
+        match access
+            .limiter
+            .check(&identity.subject, &identity.tier)
+            .await
+        {
+            Ok(decision) => {
+                ctx.response_headers.extend(decision.headers());
+                if !decision.admitted {
+                    self.shared
+                        .metrics
+                        .rate_limited
+                        .with_label_values(&[&pool.name])
+                        .inc();
+                    let error = GatewayError::new(
+                        429,
+                        "RATE_LIMITED",
+                        "Rate limit exceeded for this consumer's tier",
+                    );
+                    return self.answer_error(session, ctx, &error).await;
+                }
+            }
+            Err(unavailable) => {
+                tracing::warn!(request_id = %ctx.request_id, error = %unavailable, "refused: rate limiter unavailable");
+                let error = GatewayError::new(
+                    503,
+                    "UPSTREAM_UNAVAILABLE",
+                    "Rate limiting is unavailable; try again shortly",
+                );
+                return self.answer_error(session, ctx, &error).await;
+            }
+        }
+        access.usage.record(
+            &identity.consumer_id,
+            &pool.name,
+            identity.key_id.as_deref(),
+        );
+        ctx.identity = Some(identity);
         ctx.pool = Some(pool);
         Ok(false)
     }
@@ -177,6 +238,11 @@ impl ProxyHttp for Gateway {
         for name in GATEWAY_HEADERS {
             upstream.remove_header(name);
         }
+        if let Some(identity) = &ctx.identity {
+            upstream.insert_header("x-consumer-id", &identity.consumer_id)?;
+            upstream.insert_header("x-user-id", &identity.consumer_id)?;
+            upstream.insert_header("x-consumer-tier", &identity.tier.name)?;
+        }
         if let Some(client) = session.client_addr().and_then(|a| a.as_inet()) {
             let forwarded = match header(upstream, "x-forwarded-for") {
                 Some(earlier) => format!("{earlier}, {}", client.ip()),
@@ -195,6 +261,9 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         response.insert_header(REQUEST_ID, &ctx.request_id)?;
+        for (name, value) in &ctx.response_headers {
+            response.insert_header(*name, value)?;
+        }
         self.add_cors(response, ctx)?;
         Ok(())
     }
@@ -269,6 +338,35 @@ impl ProxyHttp for Gateway {
 }
 
 impl Gateway {
+    /// Who sent this request for `path` (an API path: `/api/v1/<segment>/…`).
+    async fn authenticate(
+        &self,
+        session: &Session,
+        path: &str,
+    ) -> std::result::Result<Identity, AuthFailure> {
+        let req = session.req_header();
+        let credential = match (header(req, "x-api-key"), header(req, "authorization")) {
+            (Some(key), _) if !key.trim().is_empty() => Credential::ApiKey(key.trim()),
+            (_, Some(value)) => match value.trim().split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Credential::Bearer(token.trim())
+                }
+                _ => Credential::Nothing,
+            },
+            _ => Credential::Nothing,
+        };
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let after_version = path.strip_prefix("/api/v1/").unwrap_or_default();
+        let (segment, rest) = after_version.split_once('/').unwrap_or((after_version, ""));
+        self.shared
+            .access
+            .authenticate(credential, client_ip, segment, rest)
+            .await
+    }
+
     async fn answer_local(
         &self,
         session: &mut Session,
@@ -277,12 +375,15 @@ impl Gateway {
         routes: &Routes,
     ) -> Result<bool> {
         let (content_type, body) = match local {
-            LocalRoute::Health => (
-                "application/json",
-                serde_json::to_vec(&routes.pools.health_summary())
-                    .unwrap_or_default()
-                    .into(),
-            ),
+            LocalRoute::Health => {
+                let mut summary = routes.pools.health_summary();
+                summary["checks"] =
+                    serde_json::json!({"rateLimits": self.shared.access.limiter.health()});
+                (
+                    "application/json",
+                    serde_json::to_vec(&summary).unwrap_or_default().into(),
+                )
+            }
             LocalRoute::OpenApi => (
                 "application/json",
                 serde_json::to_vec(self.shared.openapi().document.as_ref())
@@ -358,10 +459,13 @@ async fn respond_with_type(
     content_type: &str,
     body: Bytes,
 ) -> Result<()> {
-    let mut response = ResponseHeader::build(status, Some(4))?;
+    let mut response = ResponseHeader::build(status, Some(4 + ctx.response_headers.len()))?;
     response.insert_header("content-type", content_type)?;
     response.insert_header("content-length", body.len().to_string())?;
     response.insert_header(REQUEST_ID, &ctx.request_id)?;
+    for (name, value) in &ctx.response_headers {
+        response.insert_header(*name, value)?;
+    }
     session
         .write_response_header(Box::new(response), false)
         .await?;
@@ -374,6 +478,14 @@ fn header<'a>(req: &'a RequestHeader, name: &str) -> Option<&'a str> {
 
 fn declared_length(req: &RequestHeader) -> Option<usize> {
     header(req, "content-length")?.trim().parse().ok()
+}
+
+/// The challenge sent with a 401 (RFC 9110 §11.6.1; RFC 6750 §3 for bearer errors).
+fn www_authenticate(failure: &AuthFailure) -> String {
+    match failure {
+        AuthFailure::BadToken(_) => r#"Bearer realm="flowforge", error="invalid_token""#.into(),
+        _ => r#"ApiKey realm="flowforge", header="X-API-Key", Bearer realm="flowforge""#.into(),
+    }
 }
 
 fn is_idempotent(method: &http::Method) -> bool {

@@ -8,7 +8,7 @@ use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora::services::background::background_service;
 
 use crate::admin::AdminService;
-use crate::background::HealthLoop;
+use crate::background::{AccessLoop, HealthLoop, flush_usage};
 use crate::config::GatewayConfig;
 use crate::proxy::Gateway;
 use crate::state::Shared;
@@ -56,6 +56,12 @@ impl GatewayServer {
                 shared: shared.clone(),
             },
         ));
+        server.add_service(background_service(
+            "identity upkeep",
+            AccessLoop {
+                shared: shared.clone(),
+            },
+        ));
         match &routes.config.admin_token {
             Some(token) => {
                 let admin = AdminService {
@@ -78,6 +84,7 @@ impl GatewayServer {
     /// Runs until SIGTERM/SIGINT, then drains in-flight requests.
     pub fn run_until_signalled(self) {
         self.server.run(RunArgs::default());
+        write_final_usage(&self.shared);
     }
 
     /// Runs until `stop` resolves (used by the all-in-one and tests).
@@ -85,6 +92,7 @@ impl GatewayServer {
         self.server.run(RunArgs {
             shutdown_signal: Box::new(stop),
         });
+        write_final_usage(&self.shared);
     }
 }
 
@@ -101,6 +109,26 @@ fn first_state(config: GatewayConfig, config_path: Option<PathBuf>) -> anyhow::R
             .join()
             .map_err(|_| anyhow::anyhow!("building the gateway state panicked"))?
     })
+}
+
+/// Writes usage counted since the last batch once the server has stopped (its runtimes are gone,
+/// so on a runtime of its own; the pool opens a fresh connection).
+fn write_final_usage(shared: &Shared) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        tracing::error!("cannot write the last usage batch: no runtime");
+        return;
+    };
+    runtime.block_on(async {
+        if tokio::time::timeout(std::time::Duration::from_secs(5), flush_usage(shared))
+            .await
+            .is_err()
+        {
+            tracing::error!("writing the last usage batch timed out");
+        }
+    });
 }
 
 /// A shutdown signal from a channel: send `()` (or drop the sender) to stop the gateway at once,

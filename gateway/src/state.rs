@@ -7,6 +7,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::Mutex;
 
 use crate::config::{ConfigError, GatewayConfig};
+use crate::identity::Access;
 use crate::metrics::GatewayMetrics;
 use crate::pools::Pools;
 
@@ -32,6 +33,8 @@ pub struct Shared {
     /// Serializes reloads and weight changes so two never interleave.
     changes: Mutex<()>,
     pub metrics: GatewayMetrics,
+    /// Identity, rate limits and usage: built once, fed by reloads.
+    pub access: Access,
     /// The file `POST /reload` and SIGHUP read again; `None` when started without one.
     pub config_path: Option<PathBuf>,
 }
@@ -39,8 +42,10 @@ pub struct Shared {
 impl Shared {
     /// State for `config`, with its pools refreshed once so the first request finds instances.
     pub async fn new(config: GatewayConfig, config_path: Option<PathBuf>) -> anyhow::Result<Self> {
+        let access = Access::new(&config.access).await?;
         let routes = build_routes(config).await?;
         Ok(Self {
+            access,
             routes: ArcSwap::from_pointee(routes),
             openapi: ArcSwap::from_pointee(MergedDocument::default()),
             changes: Mutex::new(()),
@@ -76,7 +81,14 @@ impl Shared {
     /// the snapshot they started with.
     pub async fn apply(&self, config: GatewayConfig) -> anyhow::Result<()> {
         let _one_at_a_time = self.changes.lock().await;
-        self.swap(config).await
+        // Pools first: if they cannot be built nothing changes; the access part is then applied.
+        let routes = build_routes(config.clone()).await?;
+        self.access
+            .apply(&config.access)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        self.routes.store(Arc::new(routes));
+        Ok(())
     }
 
     async fn swap(&self, config: GatewayConfig) -> anyhow::Result<()> {
@@ -99,7 +111,7 @@ impl Shared {
         })?;
         let config = GatewayConfig::from_yaml(&text)?;
         self.apply(config).await.map_err(|e| ConfigError::Invalid {
-            path: "(pools)".into(),
+            path: "(apply)".into(),
             message: e.to_string(),
         })
     }

@@ -30,6 +30,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// `Option<ApiJson<T>>`: an empty body is `None` (for operations whose options are all optional).
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let declared_json = is_json(req.headers());
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if !declared_json {
+            return Err(ApiError::unsupported_media_type(
+                "Expected a JSON body with Content-Type: application/json",
+            ));
+        }
+        parse_json(&bytes).map(|value| Some(ApiJson(value)))
+    }
+}
+
 /// Query parameters parsed into `T`, with envelope rejections.
 #[derive(Debug, Clone)]
 pub struct ApiQuery<T>(pub T);

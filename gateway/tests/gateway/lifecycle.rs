@@ -13,7 +13,7 @@ async fn sigterm_drains_in_flight_requests_and_exits() {
         std::env::temp_dir().join(format!("flowforge-gateway-sigterm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("gateway.yaml");
-    std::fs::write(&file, format!("gateway: {{ listen: \"127.0.0.1:{port}\" }}\nservices:\n  crypto: {{ upstreams: [\"{instance}\"], timeoutSeconds: 10 }}\n")).unwrap();
+    std::fs::write(&file, format!("gateway: {{ listen: \"127.0.0.1:{port}\" }}\nservices:\n  crypto: {{ upstreams: [\"{instance}\"], timeoutSeconds: 10 }}\nconsumers:\n  - {{ id: ops, tier: pro, keys: [\"ff_test_lifecycle\"] }}\n")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowforge-gateway"))
         .env("FLOWFORGE_CONFIG", &file)
         .env("FLOWFORGE_LOG", "warn")
@@ -25,8 +25,16 @@ async fn sigterm_drains_in_flight_requests_and_exits() {
     wait_for(|| async { send(addr, "GET", "/health", &[], "").await.is_some() }).await;
 
     // A request that takes 3 s is in flight when SIGTERM arrives.
-    let in_flight =
-        tokio::spawn(async move { send(addr, "GET", "/api/v1/crypto/slow", &[], "").await });
+    let in_flight = tokio::spawn(async move {
+        send(
+            addr,
+            "GET",
+            "/api/v1/crypto/slow",
+            &[("x-api-key", "ff_test_lifecycle")],
+            "",
+        )
+        .await
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let signalled = Instant::now();
     let killed = Command::new("kill")

@@ -66,6 +66,9 @@ struct Setup<'a> {
     file: Option<&'a std::path::Path>,
     /// Seconds between active health checks (default 1).
     health_check_seconds: Option<u64>,
+    /// Top-level YAML for identity and limits (`consumers:`, `redis:`…). Without it, API calls
+    /// need no credentials (an unlimited anonymous tier), as these routing tests assume.
+    access: Option<&'a str>,
 }
 
 /// The YAML for `setup`, listening on `port` (and `admin_port`).
@@ -76,8 +79,12 @@ fn config_yaml(setup: &Setup<'_>, port: u16, admin_port: u16) -> String {
     let checks = setup
         .health_check_seconds
         .map_or(String::new(), |s| format!(", healthCheckSeconds: {s}"));
+    let (anonymous, access) = match setup.access {
+        Some(access) => ("", access),
+        None => (", anonymousTier: enterprise", ""),
+    };
     format!(
-        "gateway: {{ listen: \"127.0.0.1:{port}\"{admin}{checks}, cors: {{ allowOrigins: [\"https://app.example.com\"] }} }}\nservices:\n{}",
+        "gateway: {{ listen: \"127.0.0.1:{port}\"{admin}{checks}{anonymous}, cors: {{ allowOrigins: [\"https://app.example.com\"] }} }}\nservices:\n{}\n{access}",
         setup.services
     )
 }
@@ -328,10 +335,11 @@ async fn forwards_with_request_id_and_forwarded_headers() {
     assert_eq!(seen["headers"]["x-request-id"], "req-client-7");
     assert_eq!(seen["headers"]["x-forwarded-for"], "127.0.0.1");
     assert_eq!(seen["headers"]["x-forwarded-proto"], "http");
-    assert!(
-        seen["headers"].get("x-consumer-id").is_none(),
-        "client-sent identity headers are stripped"
+    assert_eq!(
+        seen["headers"]["x-consumer-id"], "anonymous",
+        "client-sent identity headers are replaced by the gateway's"
     );
+    assert_eq!(seen["headers"]["x-consumer-tier"], "enterprise");
 
     let generated = get_ok(&gateway, "/api/v1/crypto/echo").await;
     let id = &generated.headers["x-request-id"];

@@ -1,0 +1,345 @@
+//! Who is calling: API keys (looked up by SHA-256 in the catalog, cached briefly), bearer JWTs,
+//! or, when configured, anonymous callers by IP. Produces the [`Identity`] that rate limits,
+//! usage and the `X-Consumer-*` headers are keyed on.
+
+pub mod cache;
+pub mod catalog;
+pub mod database;
+pub mod events;
+pub mod jwt;
+pub mod keys;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::Utc;
+
+use self::cache::KeyCache;
+use self::catalog::{Catalog, ConfigCatalog, KeyRecord, PgCatalog, StoreError};
+use self::events::Events;
+use self::jwt::JwtVerifier;
+use self::keys::KeyHash;
+use crate::config::AccessConfig;
+use crate::limits::{Limiter, LocalLimiter, RedisLimiter, Tier};
+use crate::usage::UsageMeter;
+
+/// What the caller presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'a> {
+    ApiKey(&'a str),
+    Bearer(&'a str),
+    Nothing,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub consumer_id: String,
+    pub tier: Arc<Tier>,
+    /// The API key used, if any (for last-used times).
+    pub key_id: Option<String>,
+    /// What rate limits count against: the consumer, or the client IP for anonymous calls.
+    pub subject: String,
+}
+
+/// Why a request is not let through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("Missing credentials: send `X-API-Key: <key>` or `Authorization: Bearer <token>`")]
+    Missing,
+    #[error("Invalid API key")]
+    UnknownKey,
+    #[error("API key has expired")]
+    ExpiredKey,
+    #[error("API key has been revoked")]
+    RevokedKey,
+    #[error("Consumer is disabled")]
+    Disabled,
+    #[error("Invalid bearer token: {0}")]
+    BadToken(String),
+    #[error("This key may not call `{0}`")]
+    OutOfScope(String),
+    #[error("Identity store unavailable")]
+    StoreUnavailable,
+}
+
+/// Authentication state shared by every request; built once at start.
+pub struct Access {
+    catalog: ArcSwap<Catalog>,
+    cache: Arc<KeyCache>,
+    tiers: ArcSwap<HashMap<String, Arc<Tier>>>,
+    jwt: ArcSwap<JwtVerifier>,
+    anonymous_tier: ArcSwap<Option<String>>,
+    pub limiter: Limiter,
+    pub usage: UsageMeter,
+    pub events: Option<Arc<Events>>,
+    pub pool: Option<deadpool_postgres::Pool>,
+    /// The store settings this was built with: changing them needs a restart.
+    stores: (
+        Option<crate::config::RedisConfig>,
+        Option<crate::config::DatabaseConfig>,
+    ),
+}
+
+impl Access {
+    /// Connects the stores (migrating the database) and loads tiers.
+    pub async fn new(config: &AccessConfig) -> anyhow::Result<Self> {
+        let (catalog, pool) = match &config.database {
+            Some(db) => {
+                let applied = database::migrate(&db.url).await?;
+                if !applied.is_empty() {
+                    tracing::info!(?applied, "database migrations applied");
+                }
+                let pool = database::pool(&db.url, db.pool_size)?;
+                let pg = PgCatalog { pool: pool.clone() };
+                pg.seed_tiers(&config.tiers).await?;
+                (Catalog::Postgres(pg), Some(pool))
+            }
+            None => (
+                Catalog::Config(ConfigCatalog::new(&config.consumers, &config.tiers)),
+                None,
+            ),
+        };
+        let cache = Arc::new(KeyCache::new());
+        let (limiter, events) = match &config.redis {
+            Some(redis) => {
+                let client = redis::Client::open(redis.url.as_str())?;
+                let limiter = RedisLimiter::new(
+                    client.clone(),
+                    redis.key_prefix.clone(),
+                    redis.timeout,
+                    redis.on_failure,
+                );
+                let events = Events::new(client, &redis.key_prefix, cache.clone());
+                (Limiter::Redis(limiter), Some(Arc::new(events)))
+            }
+            None => (Limiter::Local(LocalLimiter::new()), None),
+        };
+        let access = Self {
+            catalog: ArcSwap::from_pointee(catalog),
+            cache,
+            tiers: ArcSwap::from_pointee(HashMap::new()),
+            jwt: ArcSwap::from_pointee(JwtVerifier::new(&config.jwt)),
+            anonymous_tier: ArcSwap::from_pointee(config.anonymous_tier.clone()),
+            limiter,
+            usage: UsageMeter::new(),
+            events,
+            pool,
+            stores: (config.redis.clone(), config.database.clone()),
+        };
+        access.reload_tiers().await?;
+        Ok(access)
+    }
+
+    /// Takes a reloaded file's consumers, tiers, issuers and anonymous tier. The stores
+    /// themselves (Redis, database) are fixed for the life of the process.
+    pub async fn apply(&self, config: &AccessConfig) -> Result<(), String> {
+        if (config.redis.as_ref(), config.database.as_ref())
+            != (self.stores.0.as_ref(), self.stores.1.as_ref())
+        {
+            return Err(
+                "`redis` and `database` cannot change on reload: restart the gateway".into(),
+            );
+        }
+        match &**self.catalog.load() {
+            Catalog::Config(_) => {
+                self.catalog
+                    .store(Arc::new(Catalog::Config(ConfigCatalog::new(
+                        &config.consumers,
+                        &config.tiers,
+                    ))));
+            }
+            Catalog::Postgres(pg) => pg
+                .seed_tiers(&config.tiers)
+                .await
+                .map_err(|e| e.to_string())?,
+        }
+        self.jwt.store(Arc::new(JwtVerifier::new(&config.jwt)));
+        self.anonymous_tier
+            .store(Arc::new(config.anonymous_tier.clone()));
+        self.cache.clear();
+        self.reload_tiers().await.map_err(|e| e.to_string())
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.load_full()
+    }
+
+    /// Reads the tiers from the catalog again (after a change, or told so by another gateway).
+    pub async fn reload_tiers(&self) -> Result<(), StoreError> {
+        let tiers = self.catalog().tiers().await?;
+        self.tiers.store(Arc::new(
+            tiers
+                .into_iter()
+                .map(|t| (t.name.clone(), Arc::new(t)))
+                .collect(),
+        ));
+        Ok(())
+    }
+
+    /// Forgets cached keys (after a change made here or announced by another gateway).
+    pub fn forget_keys(&self, hashes: &[KeyHash]) {
+        for hash in hashes {
+            self.cache.remove(hash);
+        }
+    }
+
+    pub fn forget_all_keys(&self) {
+        self.cache.clear();
+    }
+
+    fn tier(&self, name: &str) -> Option<Arc<Tier>> {
+        self.tiers.load().get(name).cloned()
+    }
+
+    /// Authenticates a request for `/api/v1/<segment>/<rest>`.
+    pub async fn authenticate(
+        &self,
+        credential: Credential<'_>,
+        client_ip: Option<IpAddr>,
+        segment: &str,
+        rest: &str,
+    ) -> Result<Identity, AuthFailure> {
+        match credential {
+            Credential::ApiKey(key) => self.by_key(key, segment, rest).await,
+            Credential::Bearer(token) => self.by_token(token).await,
+            Credential::Nothing => {
+                let anonymous = self.anonymous_tier.load();
+                let tier = (**anonymous)
+                    .as_deref()
+                    .and_then(|name| self.tier(name))
+                    .ok_or(AuthFailure::Missing)?;
+                let ip = client_ip.map_or_else(|| "unknown".into(), |ip| ip.to_string());
+                Ok(Identity {
+                    consumer_id: "anonymous".into(),
+                    tier,
+                    key_id: None,
+                    subject: format!("ip:{ip}"),
+                })
+            }
+        }
+    }
+
+    async fn by_key(&self, key: &str, segment: &str, rest: &str) -> Result<Identity, AuthFailure> {
+        let hash = KeyHash::of(key);
+        let record = match self.cache.get(&hash) {
+            Some(found) => found,
+            None => {
+                let found = self.catalog().find_key(&hash).await.map_err(|e| {
+                    tracing::error!(error = ?e, "API key lookup failed");
+                    AuthFailure::StoreUnavailable
+                })?;
+                let subscribed = self.events.as_ref().is_some_and(|e| e.is_subscribed());
+                self.cache.insert(hash, found.clone(), subscribed);
+                found
+            }
+        };
+        let record: KeyRecord = record.ok_or(AuthFailure::UnknownKey)?;
+        if record.revoked {
+            return Err(AuthFailure::RevokedKey);
+        }
+        if record.expires_at.is_some_and(|at| at <= Utc::now()) {
+            return Err(AuthFailure::ExpiredKey);
+        }
+        if record.consumer_disabled {
+            return Err(AuthFailure::Disabled);
+        }
+        if !scope_allows(&record.scopes, segment, rest) {
+            return Err(AuthFailure::OutOfScope(format!(
+                "{segment}/{}",
+                rest.trim_matches('/')
+            )));
+        }
+        let tier = self.tier(&record.tier).ok_or_else(|| {
+            tracing::error!(tier = %record.tier, consumer = %record.consumer_id, "consumer has an unknown tier");
+            AuthFailure::StoreUnavailable
+        })?;
+        Ok(Identity {
+            subject: record.consumer_id.clone(),
+            consumer_id: record.consumer_id,
+            tier,
+            key_id: Some(record.key_id),
+        })
+    }
+
+    async fn by_token(&self, token: &str) -> Result<Identity, AuthFailure> {
+        let verifier = self.jwt.load_full();
+        if verifier.is_empty() {
+            return Err(AuthFailure::BadToken("no JWT issuer is configured".into()));
+        }
+        let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+        let found = verifier
+            .verify(token, now)
+            .await
+            .map_err(|e| AuthFailure::BadToken(e.0))?;
+        let tier = found
+            .tier
+            .as_deref()
+            .and_then(|name| self.tier(name))
+            .or_else(|| self.tier(&found.default_tier))
+            .ok_or(AuthFailure::StoreUnavailable)?;
+        Ok(Identity {
+            subject: format!("jwt:{}", found.consumer_id),
+            consumer_id: found.consumer_id,
+            tier,
+            key_id: None,
+        })
+    }
+}
+
+/// Whether `scopes` let a key call `/api/v1/<segment>/<rest>`: a scope names a service
+/// (`crypto`) or an operation path under it (`crypto/hash`, matching `hash` and `hash/…`).
+pub fn scope_allows(scopes: &[String], segment: &str, rest: &str) -> bool {
+    if scopes.is_empty() {
+        return true;
+    }
+    let rest = rest.trim_matches('/');
+    scopes.iter().any(|scope| {
+        let (service, operation) = scope.split_once('/').unwrap_or((scope, ""));
+        if service != segment
+            && !crate::config::SERVICES
+                .iter()
+                .any(|(name, seg, _)| *name == service && *seg == segment)
+        {
+            return false;
+        }
+        let operation = operation.trim_matches('/');
+        operation.is_empty()
+            || rest == operation
+            || rest
+                .strip_prefix(operation)
+                .is_some_and(|tail| tail.starts_with('/'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scopes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn scopes_name_services_or_operations() {
+        assert!(scope_allows(&[], "crypto", "hash"));
+        let crypto = scopes(&["crypto"]);
+        assert!(scope_allows(&crypto, "crypto", "hash"));
+        assert!(!scope_allows(&crypto, "math", "evaluate"));
+        let hash_only = scopes(&["crypto/hash"]);
+        assert!(scope_allows(&hash_only, "crypto", "hash"));
+        assert!(scope_allows(&hash_only, "crypto", "/hash/"));
+        assert!(scope_allows(&hash_only, "crypto", "hash/stream"));
+        assert!(!scope_allows(&hash_only, "crypto", "hashes"));
+        assert!(!scope_allows(&hash_only, "crypto", "encrypt"));
+        // The data-transform service is reached as `data`; either name works in a scope.
+        assert!(scope_allows(
+            &scopes(&["data-transform"]),
+            "data",
+            "convert"
+        ));
+        assert!(scope_allows(&scopes(&["data/convert"]), "data", "convert"));
+    }
+}

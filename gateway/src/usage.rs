@@ -1,0 +1,120 @@
+//! Usage metering: admitted requests counted in memory per consumer, UTC day and service, and
+//! written to PostgreSQL in batches (one upsert per key, every few seconds and at shutdown),
+//! never a write per request. A batch is taken out of the counters before it is written and put
+//! back if the write fails, so nothing is counted twice or lost.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use chrono::{NaiveDate, Utc};
+use deadpool_postgres::Pool;
+
+use crate::identity::catalog::UsageRow;
+
+type UsageKey = (String, NaiveDate, String);
+
+#[derive(Default)]
+pub struct UsageMeter {
+    pending: Mutex<Pending>,
+    /// Everything counted since start (DB-less mode answers usage queries from it).
+    totals: Mutex<BTreeMap<UsageKey, u64>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    counts: HashMap<UsageKey, u64>,
+    used_keys: BTreeSet<String>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl UsageMeter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one admitted request.
+    pub fn record(&self, consumer_id: &str, service: &str, key_id: Option<&str>) {
+        let day = Utc::now().date_naive();
+        let key = (consumer_id.to_owned(), day, service.to_owned());
+        {
+            let mut pending = lock(&self.pending);
+            *pending.counts.entry(key.clone()).or_default() += 1;
+            if let Some(key_id) = key_id
+                && !pending.used_keys.contains(key_id)
+            {
+                pending.used_keys.insert(key_id.to_owned());
+            }
+        }
+        *lock(&self.totals).entry(key).or_default() += 1;
+    }
+
+    /// Rows counted since start for `consumer_id` between two days (DB-less mode).
+    pub fn totals(&self, consumer_id: &str, from: NaiveDate, to: NaiveDate) -> Vec<UsageRow> {
+        lock(&self.totals)
+            .iter()
+            .filter(|((c, day, _), _)| c == consumer_id && (from..=to).contains(day))
+            .map(|((c, day, service), n)| UsageRow {
+                consumer_id: c.clone(),
+                day: *day,
+                service: service.clone(),
+                requests: *n,
+            })
+            .collect()
+    }
+
+    /// Writes everything pending in one transaction; on failure it stays pending.
+    pub async fn flush(&self, pool: &Pool) -> anyhow::Result<usize> {
+        let batch = std::mem::take(&mut *lock(&self.pending));
+        if batch.counts.is_empty() && batch.used_keys.is_empty() {
+            return Ok(0);
+        }
+        match write(pool, &batch).await {
+            Ok(()) => Ok(batch.counts.len()),
+            Err(e) => {
+                let mut pending = lock(&self.pending);
+                for (key, n) in batch.counts {
+                    *pending.counts.entry(key).or_default() += n;
+                }
+                pending.used_keys.extend(batch.used_keys);
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn write(pool: &Pool, batch: &Pending) -> anyhow::Result<()> {
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    let (mut consumers, mut days, mut services, mut counts) = (vec![], vec![], vec![], vec![]);
+    for ((consumer, day, service), n) in &batch.counts {
+        consumers.push(consumer.as_str());
+        days.push(*day);
+        services.push(service.as_str());
+        counts.push(i64::try_from(*n).unwrap_or(i64::MAX));
+    }
+    transaction
+        .execute(
+            "INSERT INTO usage_daily (consumer_id, day, service, requests) \
+             SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[]) \
+             ON CONFLICT (consumer_id, day, service) \
+             DO UPDATE SET requests = usage_daily.requests + excluded.requests",
+            &[&consumers, &days, &services, &counts],
+        )
+        .await?;
+    let key_ids: Vec<&str> = batch.used_keys.iter().map(String::as_str).collect();
+    if !key_ids.is_empty() {
+        transaction
+            .execute(
+                "UPDATE api_keys SET last_used_at = now() WHERE id::text = ANY($1)",
+                &[&key_ids],
+            )
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
