@@ -5,7 +5,9 @@
 )]
 
 mod admin;
+mod identity;
 mod lifecycle;
+mod stores;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -69,6 +71,10 @@ struct Setup<'a> {
     /// Top-level YAML for identity and limits (`consumers:`, `redis:`…). Without it, API calls
     /// need no credentials (an unlimited anonymous tier), as these routing tests assume.
     access: Option<&'a str>,
+    /// The configured Redis is meant to be unreachable: do not wait for it.
+    redis_down: bool,
+    /// `gateway.anonymousTier` (`enterprise` when `access` is absent).
+    anonymous_tier: Option<&'a str>,
 }
 
 /// The YAML for `setup`, listening on `port` (and `admin_port`).
@@ -79,9 +85,11 @@ fn config_yaml(setup: &Setup<'_>, port: u16, admin_port: u16) -> String {
     let checks = setup
         .health_check_seconds
         .map_or(String::new(), |s| format!(", healthCheckSeconds: {s}"));
-    let (anonymous, access) = match setup.access {
-        Some(access) => ("", access),
-        None => (", anonymousTier: enterprise", ""),
+    let access = setup.access.unwrap_or_default();
+    let anonymous = match (setup.anonymous_tier, setup.access) {
+        (Some(tier), _) => format!(", anonymousTier: {tier}"),
+        (None, None) => ", anonymousTier: enterprise".to_owned(),
+        (None, Some(_)) => String::new(),
     };
     format!(
         "gateway: {{ listen: \"127.0.0.1:{port}\"{admin}{checks}{anonymous}, cors: {{ allowOrigins: [\"https://app.example.com\"] }} }}\nservices:\n{}\n{access}",
@@ -114,6 +122,15 @@ async fn start(setup: &Setup<'_>) -> Gateway {
             .is_some()
     })
     .await;
+    if !setup.redis_down && setup.access.is_some_and(|a| a.contains("redis:")) {
+        // Limits are exact only once the shared store answers.
+        wait_for(|| async {
+            send(gateway.addr, "GET", "/health", &[], "")
+                .await
+                .is_some_and(|r| r.json()["checks"]["rateLimits"] == "healthy")
+        })
+        .await;
+    }
     if setup.admin_token.is_some() {
         wait_for(|| async {
             send(gateway.admin, "GET", "/status", &[], "")

@@ -1,0 +1,556 @@
+//! Identity and limits on the real shared stores: PostgreSQL (a fresh database per test) and
+//! Redis (a fresh key prefix per test, or a private redis-server that a test stops and starts).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{Reply, Setup, assert_envelope, free_port, send, start, upstream, wait_for};
+
+const TOKEN: &str = "stores-admin-token";
+const AUTH: (&str, &str) = ("authorization", "Bearer stores-admin-token");
+
+fn redis_url() -> String {
+    std::env::var("FLOWFORGE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn admin_database_url() -> String {
+    std::env::var("FLOWFORGE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A key prefix no other test uses.
+fn prefix() -> String {
+    format!("fftest:{}:", uuid::Uuid::new_v4().simple())
+}
+
+/// A database of its own, dropped by [`TestDatabase::remove`].
+struct TestDatabase {
+    name: String,
+    url: String,
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url}: {e} (run `make test`, which starts it)"));
+    tokio::spawn(connection);
+    client
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        let admin_url = admin_database_url();
+        let name = format!("fftest_{}", uuid::Uuid::new_v4().simple());
+        connect(&admin_url)
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let base = admin_url.rsplit_once('/').unwrap().0;
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    async fn client(&self) -> tokio_postgres::Client {
+        connect(&self.url).await
+    }
+
+    async fn remove(self) {
+        let _ = connect(&admin_database_url())
+            .await
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await;
+    }
+}
+
+async fn admin(gateway: &crate::Gateway, method: &str, path: &str, body: Option<Value>) -> Reply {
+    let text = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut headers = vec![AUTH];
+    if !text.is_empty() {
+        headers.push(("content-type", "application/json"));
+    }
+    send(gateway.admin, method, path, &headers, &text)
+        .await
+        .unwrap()
+}
+
+async fn call(gateway: &crate::Gateway, key: &str) -> Reply {
+    send(
+        gateway.addr,
+        "GET",
+        "/api/v1/crypto/echo",
+        &[("x-api-key", key)],
+        "",
+    )
+    .await
+    .unwrap()
+}
+
+/// Polls until `gateway` answers `key` with `status`; returns how long that took.
+async fn until_status(gateway: &crate::Gateway, key: &str, status: u16) -> Duration {
+    let started = Instant::now();
+    loop {
+        if call(gateway, key).await.status == status {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still not {status} after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_sharing_redis_admit_exactly_the_limit() {
+    let (instance, _task) = upstream("a", None).await;
+    let services = format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n");
+    let access = format!(
+        "tiers:\n  twenty: {{ perMinute: 20, perDay: 1000 }}\nconsumers:\n  - {{ id: shared, tier: twenty, keys: [ff_test_shared] }}\nredis: {{ url: \"{}\", keyPrefix: \"{}\" }}\n",
+        redis_url(),
+        prefix()
+    );
+    let setup = Setup {
+        services: &services,
+        access: Some(&access),
+        ..Setup::default()
+    };
+    let (one, two) = (start(&setup).await, start(&setup).await);
+    let requests = (0..60).map(|i| {
+        let gateway = if i % 2 == 0 { &one } else { &two };
+        async move { call(gateway, "ff_test_shared").await.status }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    let admitted = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        (admitted, refused),
+        (20, 40),
+        "exactly the limit across both gateways"
+    );
+}
+
+/// A redis-server of the test's own, so the test can stop and start it.
+struct PrivateRedis {
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/install-deps.sh installs it)");
+        Self { child: Some(child) }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_falls_back_without_stalling_and_exact_limits_resume() {
+    let port = free_port();
+    let mut redis = PrivateRedis::start(port);
+    let (instance, _task) = upstream("a", None).await;
+    let services = format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n");
+    let access = format!(
+        "tiers:\n  three: {{ perMinute: 3 }}\nconsumers:\n  - {{ id: busy, tier: enterprise, keys: [ff_test_busy] }}\n  - {{ id: steady, tier: pro, keys: [ff_test_steady] }}\n  - {{ id: tight, tier: three, keys: [ff_test_tight] }}\nredis: {{ url: \"redis://127.0.0.1:{port}\", onFailure: allow }}\n"
+    );
+    let gateway = start(&Setup {
+        services: &services,
+        access: Some(&access),
+        ..Setup::default()
+    })
+    .await;
+
+    // Steady traffic through the whole outage: every request answered, none stalled.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, addr) = (stop.clone(), gateway.addr);
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = Instant::now();
+                let reply = send(
+                    addr,
+                    "GET",
+                    "/api/v1/crypto/echo",
+                    &[("x-api-key", "ff_test_steady")],
+                    "",
+                )
+                .await
+                .unwrap();
+                seen.push((reply.status, started.elapsed()));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            seen
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let health = send(gateway.addr, "GET", "/health", &[], "")
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(health["checks"]["rateLimits"], "degraded");
+    let _redis = PrivateRedis::start(port);
+    wait_for(|| async {
+        send(gateway.addr, "GET", "/health", &[], "")
+            .await
+            .is_some_and(|r| r.json()["checks"]["rateLimits"] == "healthy")
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = load.await.unwrap();
+    assert!(seen.len() > 50, "{} requests", seen.len());
+    assert!(
+        seen.iter().all(|(status, _)| *status == 200),
+        "every request was answered: {:?}",
+        seen.iter().filter(|(s, _)| *s != 200).collect::<Vec<_>>()
+    );
+    let slowest = seen.iter().map(|(_, t)| *t).max().unwrap();
+    assert!(
+        slowest < Duration::from_millis(250),
+        "no request waited on the dead Redis: slowest {slowest:?}"
+    );
+
+    // Redis is back: limits are exact again (the restarted Redis starts empty).
+    let statuses: Vec<u16> = futures_util::future::join_all(
+        (0..6).map(|_| async { call(&gateway, "ff_test_tight").await.status }),
+    )
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "{statuses:?}"
+    );
+    // The unlimited tier never touches Redis at all.
+    assert_eq!(call(&gateway, "ff_test_busy").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_failure_deny_refuses_while_redis_is_unreachable() {
+    let (instance, _task) = upstream("a", None).await;
+    let services = format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n");
+    let access = format!(
+        "consumers:\n  - {{ id: c, keys: [ff_test_deny] }}\nredis: {{ url: \"redis://127.0.0.1:{}\", onFailure: deny }}\n",
+        free_port()
+    );
+    let gateway = start(&Setup {
+        services: &services,
+        access: Some(&access),
+        redis_down: true,
+        ..Setup::default()
+    })
+    .await;
+    let started = Instant::now();
+    let refused = call(&gateway, "ff_test_deny").await;
+    assert_envelope(&refused, 503, "UPSTREAM_UNAVAILABLE");
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_in_postgres_live_through_issue_use_revoke_rotate_and_expiry() {
+    let database = TestDatabase::create().await;
+    let (instance, _task) = upstream("a", None).await;
+    let services = format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n");
+    let access = format!(
+        "database: {{ url: \"{}\" }}\nredis: {{ url: \"{}\", keyPrefix: \"{}\" }}\n",
+        database.url,
+        redis_url(),
+        prefix()
+    );
+    let a = start(&Setup {
+        services: &services,
+        access: Some(&access),
+        admin_token: Some(TOKEN),
+        ..Setup::default()
+    })
+    .await;
+    let b = start(&Setup {
+        services: &services,
+        access: Some(&access),
+        ..Setup::default()
+    })
+    .await;
+
+    // Tiers and consumers.
+    let gold = admin(&a, "PUT", "/tiers/gold", Some(json!({"perMinute": 50}))).await;
+    assert_eq!(gold.status, 200, "{}", gold.body);
+    let tiers = admin(&a, "GET", "/tiers", None).await.json();
+    let names: Vec<&str> = tiers["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["basic", "enterprise", "free", "gold", "pro"]);
+    let created = admin(
+        &a,
+        "POST",
+        "/consumers",
+        Some(json!({"id": "acme", "tier": "gold"})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let again = admin(&a, "POST", "/consumers", Some(json!({"id": "acme"}))).await;
+    assert_envelope(&again, 409, "CONFLICT");
+    let bad_tier = admin(
+        &a,
+        "POST",
+        "/consumers",
+        Some(json!({"id": "x", "tier": "nope"})),
+    )
+    .await;
+    assert_envelope(&bad_tier, 422, "VALIDATION_ERROR");
+    let bad_id = admin(&a, "POST", "/consumers", Some(json!({"id": "a b"}))).await;
+    assert_envelope(&bad_id, 422, "VALIDATION_ERROR");
+    let in_use = admin(&a, "DELETE", "/tiers/gold", None).await;
+    assert_envelope(&in_use, 409, "CONFLICT");
+
+    // A key is shown once; only its hash and a prefix are stored.
+    let issued = admin(
+        &a,
+        "POST",
+        "/consumers/acme/keys",
+        Some(json!({"scopes": ["crypto"]})),
+    )
+    .await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let issued = issued.json();
+    let key = issued["key"].as_str().unwrap().to_owned();
+    let key_id = issued["id"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("ff_live_") && key.len() == 40, "{key}");
+    let listed = admin(&a, "GET", "/consumers/acme/keys", None).await;
+    assert!(!listed.body.contains(&key), "listings never show the key");
+    assert_eq!(listed.json()["keys"][0]["prefix"], &key[..12]);
+    let db = database.client().await;
+    let stored = db
+        .query_one(
+            "SELECT encode(key_hash, 'hex'), row_to_json(k)::text FROM api_keys k",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.get::<_, String>(0),
+        hex::encode(ring::digest::digest(&ring::digest::SHA256, key.as_bytes()))
+    );
+    assert!(
+        !stored.get::<_, String>(1).contains(&key),
+        "no plaintext key in the row"
+    );
+
+    // Used on the other gateway, under the consumer's tier.
+    for _ in 0..5 {
+        let reply = call(&b, &key).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.headers["x-ratelimit-limit-minute"], "50");
+        assert_eq!(reply.json()["headers"]["x-consumer-id"], "acme");
+    }
+    // Usage arrives in batches: gateway B writes within its flush interval.
+    wait_for(|| async {
+        admin(&a, "GET", "/consumers/acme/usage", None).await.json()["total"] == 5
+    })
+    .await;
+    let usage = admin(&a, "GET", "/consumers/acme/usage", None).await.json();
+    assert_eq!(usage["rows"][0]["service"], "crypto");
+    let listed = admin(&a, "GET", "/consumers/acme/keys", None).await.json();
+    assert!(listed["keys"][0]["lastUsedAt"].is_string(), "{listed}");
+
+    // Revoked on A, refused by B (which has the key cached) within 2 s.
+    let revoked = admin(
+        &a,
+        "DELETE",
+        &format!("/consumers/acme/keys/{key_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let took = until_status(&b, &key, 401).await;
+    assert!(took < Duration::from_secs(2), "revocation took {took:?}");
+    assert!(call(&b, &key).await.body.contains("revoked"));
+
+    // Rotation: the new key works at once, the old one stops.
+    let second = admin(&a, "POST", "/consumers/acme/keys", None).await.json();
+    let second_key = second["key"].as_str().unwrap().to_owned();
+    assert_eq!(call(&b, &second_key).await.status, 200);
+    let rotated = admin(
+        &a,
+        "POST",
+        &format!(
+            "/consumers/acme/keys/{}/rotate",
+            second["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(rotated.status, 201, "{}", rotated.body);
+    let third_key = rotated.json()["key"].as_str().unwrap().to_owned();
+    assert_eq!(call(&b, &third_key).await.status, 200);
+    assert!(until_status(&b, &second_key, 401).await < Duration::from_secs(2));
+
+    // Expiry.
+    let expires_at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let past = (chrono::Utc::now() - chrono::Duration::seconds(2)).to_rfc3339();
+    let refused = admin(
+        &a,
+        "POST",
+        "/consumers/acme/keys",
+        Some(json!({"expiresAt": past})),
+    )
+    .await;
+    assert_envelope(&refused, 422, "VALIDATION_ERROR");
+    let short = admin(
+        &a,
+        "POST",
+        "/consumers/acme/keys",
+        Some(json!({"expiresAt": expires_at})),
+    )
+    .await;
+    let short_key = short.json()["key"].as_str().unwrap().to_owned();
+    assert_eq!(call(&b, &short_key).await.status, 200);
+    until_status(&b, &short_key, 401).await;
+    assert!(call(&b, &short_key).await.body.contains("expired"));
+
+    // Disabling the consumer reaches B too; deleting it removes its keys.
+    let disabled = admin(
+        &a,
+        "PATCH",
+        "/consumers/acme",
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(disabled.status, 200, "{}", disabled.body);
+    assert!(until_status(&b, &third_key, 403).await < Duration::from_secs(2));
+    assert_eq!(
+        admin(&a, "DELETE", "/consumers/acme", None).await.status,
+        204
+    );
+    assert_eq!(until_status(&b, &third_key, 401).await.as_secs(), 0);
+    let gone = admin(&a, "GET", "/consumers/acme", None).await;
+    assert_envelope(&gone, 404, "NOT_FOUND");
+
+    drop((a, b, db));
+    database.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_is_written_once_across_restarts() {
+    let database = TestDatabase::create().await;
+    let (instance, _task) = upstream("a", None).await;
+    let services = format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n");
+    let access = format!("database: {{ url: \"{}\" }}\n", database.url);
+    let setup = Setup {
+        services: &services,
+        access: Some(&access),
+        admin_token: Some(TOKEN),
+        ..Setup::default()
+    };
+    let total = || async {
+        database
+            .client()
+            .await
+            .query_one(
+                "SELECT COALESCE(sum(requests), 0)::bigint FROM usage_daily WHERE consumer_id = 'meter'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+
+    let first = start(&setup).await;
+    admin(
+        &first,
+        "POST",
+        "/consumers",
+        Some(json!({"id": "meter", "tier": "pro"})),
+    )
+    .await;
+    let key = admin(
+        &first,
+        "POST",
+        "/consumers/meter/keys",
+        Some(json!({"env": "test"})),
+    )
+    .await
+    .json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..7 {
+        assert_eq!(call(&first, &key).await.status, 200);
+    }
+    drop(first);
+    assert_eq!(total().await, 7, "the last batch is written at shutdown");
+
+    // The second start finds its migrations applied and adds to the same rows.
+    let second = start(&setup).await;
+    for _ in 0..3 {
+        assert_eq!(call(&second, &key).await.status, 200);
+    }
+    drop(second);
+    assert_eq!(total().await, 10);
+    let migrations = database
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM flowforge_migrations", &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(migrations, 1);
+    database.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_less_mode_lists_the_file_and_refuses_writes() {
+    let (instance, _task) = upstream("a", None).await;
+    let services = format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n");
+    let gateway = start(&Setup {
+        services: &services,
+        access: Some("consumers:\n  - { id: filed, tier: basic, keys: [ff_test_filed] }\n"),
+        admin_token: Some(TOKEN),
+        ..Setup::default()
+    })
+    .await;
+    let consumers = admin(&gateway, "GET", "/consumers", None).await.json();
+    assert_eq!(consumers["consumers"][0]["id"], "filed");
+    let write = admin(&gateway, "POST", "/consumers", Some(json!({"id": "new"}))).await;
+    assert_envelope(&write, 409, "DB_LESS_MODE");
+    for _ in 0..4 {
+        call(&gateway, "ff_test_filed").await;
+    }
+    let usage = admin(&gateway, "GET", "/consumers/filed/usage", None)
+        .await
+        .json();
+    assert_eq!(usage["total"], 4, "{usage}");
+}
