@@ -10,6 +10,7 @@
 
 pub mod admin;
 mod background;
+pub mod cli;
 pub mod config;
 pub mod envelope;
 pub mod identity;

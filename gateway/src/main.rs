@@ -8,6 +8,19 @@ use flowforge_gateway::{GatewayConfig, GatewayServer};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("admin") => std::process::exit(flowforge_gateway::cli::run(&args[1..])),
+        Some("--help" | "-h" | "help") => {
+            println!(
+                "flowforge-gateway: the FlowForge API gateway (config: FLOWFORGE_CONFIG)\n\n{}",
+                flowforge_gateway::cli::USAGE
+            );
+            return Ok(());
+        }
+        Some(other) => anyhow::bail!("unknown argument `{other}`; try --help"),
+        None => {}
+    }
     flowforge_service_kit::init_tracing();
     let config = GatewayConfig::from_env()?;
     let config_path =

@@ -554,3 +554,79 @@ async fn db_less_mode_lists_the_file_and_refuses_writes() {
         .json();
     assert_eq!(usage["total"], 4, "{usage}");
 }
+
+/// Runs `flowforge-gateway admin <args>` against `gateway`: (exit code, stdout, stderr).
+async fn cli(gateway: &crate::Gateway, args: &[&str]) -> (i32, String, String) {
+    let url = format!("http://{}", gateway.admin);
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_flowforge-gateway"))
+            .arg("admin")
+            .args(&args)
+            .env("FLOWFORGE_ADMIN_URL", url)
+            .env("FLOWFORGE_ADMIN_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_cli_creates_a_consumer_and_a_key_in_one_command_each() {
+    let database = TestDatabase::create().await;
+    let (instance, _task) = upstream("a", None).await;
+    let services = format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n");
+    let access = format!("database: {{ url: \"{}\" }}\n", database.url);
+    let gateway = start(&Setup {
+        services: &services,
+        access: Some(&access),
+        admin_token: Some(TOKEN),
+        ..Setup::default()
+    })
+    .await;
+
+    let (code, out, err) = cli(
+        &gateway,
+        &["consumers", "create", "cli-user", "--tier", "pro"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["tier"], "pro");
+    let (code, out, err) = cli(
+        &gateway,
+        &["keys", "issue", "cli-user", "--scope", "crypto"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let key = serde_json::from_str::<Value>(&out).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(err.contains(&key), "the key is pointed out once: {err}");
+    assert_eq!(call(&gateway, &key).await.status, 200);
+
+    let (code, _, err) = cli(&gateway, &["consumers", "create", "cli-user"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("409") && err.contains("already exists"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&gateway, &["tiers", "set", "x", "--per-minute", "0"]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("perMinute"), "{err}");
+    let (code, _, err) = cli(&gateway, &["consumers", "frobnicate"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("usage:"), "{err}");
+
+    let (code, out, _) = cli(&gateway, &["usage", "cli-user"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["total"], 1);
+    drop(gateway);
+    database.remove().await;
+}
