@@ -2,8 +2,9 @@
 //!
 //! Without `FLOWFORGE_CONFIG` it makes a working local setup: services on `127.0.0.1:<their port>`
 //! (reachable only through the gateway), the gateway on `0.0.0.0:8000`, and an admin API on
-//! `127.0.0.1:8001` with a token generated for this run. With a config file, the gateway follows
-//! it and the services still start here.
+//! `127.0.0.1:8001` with a token generated for this run, and a `demo` consumer (tier `pro`) with an
+//! API key generated for this run. With a config file, the gateway follows it and the services
+//! still start here.
 
 use std::net::SocketAddr;
 
@@ -37,17 +38,29 @@ pub fn service_config(service: &EmbeddedService) -> anyhow::Result<ServiceConfig
     Ok(config)
 }
 
+/// The gateway config and where it came from.
+pub struct GatewaySetup {
+    pub config: GatewayConfig,
+    /// The file it was read from (reloadable), if any.
+    pub path: Option<std::path::PathBuf>,
+    /// The demo consumer's key when the setup was generated here.
+    pub demo_key: Option<String>,
+}
+
 /// The gateway config: the file's, or a local one routing each embedded service to where it listens.
-pub fn gateway_config(
-    services: &[(&EmbeddedService, SocketAddr)],
-) -> anyhow::Result<(GatewayConfig, Option<std::path::PathBuf>, bool)> {
+pub fn gateway_config(services: &[(&EmbeddedService, SocketAddr)]) -> anyhow::Result<GatewaySetup> {
     if let Some(path) =
         std::env::var_os(flowforge_gateway::config::ENV_CONFIG).filter(|p| !p.is_empty())
     {
-        return Ok((GatewayConfig::from_env()?, Some(path.into()), false));
+        return Ok(GatewaySetup {
+            config: GatewayConfig::from_env()?,
+            path: Some(path.into()),
+            demo_key: None,
+        });
     }
+    let demo_key = flowforge_gateway::identity::keys::generate_key("demo");
     let mut yaml = format!(
-        "gateway:\n  adminToken: \"ff_admin_{}\"\nservices:\n",
+        "gateway:\n  adminToken: \"ff_admin_{}\"\nconsumers:\n  - {{ id: demo, tier: pro, keys: [\"{demo_key}\"] }}\nservices:\n",
         uuid::Uuid::new_v4().simple()
     );
     for (service, addr) in services {
@@ -57,7 +70,11 @@ pub fn gateway_config(
             loopback(*addr)
         ));
     }
-    Ok((GatewayConfig::from_yaml(&yaml)?, None, true))
+    Ok(GatewaySetup {
+        config: GatewayConfig::from_yaml(&yaml)?,
+        path: None,
+        demo_key: Some(demo_key),
+    })
 }
 
 /// Where to reach a listener bound to `addr` from this machine.
@@ -70,12 +87,21 @@ fn loopback(addr: SocketAddr) -> SocketAddr {
 }
 
 /// What to print once everything is up.
-pub fn welcome(config: &GatewayConfig, generated: bool) -> String {
+pub fn welcome(setup: &GatewaySetup) -> String {
+    let config = &setup.config;
     let port = config.listen.port();
     let mut text = format!(
-        "FlowForge is running.\n  gateway   http://127.0.0.1:{port}  (health: /health)\n  try       curl -s localhost:{port}/api/v1/crypto/hash -H 'content-type: application/json' -d '{{\"input\":\"abc\"}}'\n"
+        "FlowForge is running.\n  gateway   http://127.0.0.1:{port}  (health: /health, API reference: /docs)\n"
     );
-    if let (true, Some(token)) = (generated, &config.admin_token) {
+    match &setup.demo_key {
+        Some(key) => text.push_str(&format!(
+            "  try       curl -s localhost:{port}/api/v1/crypto/hash -H 'x-api-key: {key}' -H 'content-type: application/json' -d '{{\"input\":\"abc\"}}'\n            (key of the `demo` consumer, generated for this run)\n"
+        )),
+        None => text.push_str(&format!(
+            "  try       curl -s localhost:{port}/api/v1/crypto/hash -H 'x-api-key: <key>' -H 'content-type: application/json' -d '{{\"input\":\"abc\"}}'\n"
+        )),
+    }
+    if let (Some(_), Some(token)) = (&setup.demo_key, &config.admin_token) {
         text.push_str(&format!(
             "  admin     curl -s {}/status -H 'authorization: Bearer {token}'   (token generated for this run)\n",
             config.admin
@@ -92,8 +118,12 @@ mod tests {
     fn local_setup_routes_embedded_services_to_where_they_listen() {
         let crypto = &SERVICES[0];
         let bound = [(crypto, SocketAddr::from(([0, 0, 0, 0], 4101)))];
-        let (config, path, generated) = gateway_config(&bound).unwrap();
-        assert!(generated && path.is_none());
+        let setup = gateway_config(&bound).unwrap();
+        let config = &setup.config;
+        assert!(setup.path.is_none());
+        let key = setup.demo_key.clone().unwrap();
+        assert!(key.starts_with("ff_demo_"), "{key}");
+        assert_eq!(config.access.consumers[0].id, "demo");
         let pool = config.service_by_segment("crypto").unwrap();
         assert_eq!(
             pool.groups[0].upstreams,
@@ -101,9 +131,11 @@ mod tests {
         );
         let token = config.admin_token.clone().unwrap();
         assert!(token.starts_with("ff_admin_") && token.len() > 20);
-        let text = welcome(&config, generated);
+        let text = welcome(&setup);
         assert!(
-            text.contains(&token) && text.contains("localhost:8000/api/v1/crypto/hash"),
+            text.contains(&token)
+                && text.contains(&format!("x-api-key: {key}"))
+                && text.contains("localhost:8000/api/v1/crypto/hash"),
             "{text}"
         );
         // Services that do not exist yet keep their default local port and answer 503 until they do.

@@ -30,9 +30,9 @@ fn main() -> anyhow::Result<()> {
         bound.push((service, addr));
     }
 
-    let (config, config_path, generated) = gateway_config(&bound)?;
-    let message = welcome(&config, generated);
-    let gateway = GatewayServer::build(config, config_path)?;
+    let setup = gateway_config(&bound)?;
+    let message = welcome(&setup);
+    let gateway = GatewayServer::build(setup.config, setup.path)?;
     println!("{message}");
     // Pingora handles SIGINT/SIGTERM itself and returns once it has drained.
     gateway.run_until_signalled();
