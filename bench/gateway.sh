@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Proxy throughput and latency on loopback, in one run: wrk against (a) a fixed upstream directly,
-# (b) nginx as a plain reverse proxy to it, (c) flowforge-gateway in front of it.
-# Bounded: DURATION seconds per target (default 10). Goal: gateway RPS >= nginx RPS, p99 <= nginx p99.
+# (b) nginx as a plain reverse proxy to it, (c) flowforge-gateway in front of it (no credentials:
+# an unlimited anonymous tier), (d) the gateway with API-key auth and Redis rate limits (limits
+# high enough never to trigger), with Redis commands per request from INFO commandstats.
+# Bounded: DURATION seconds per target (default 10). Goals: gateway RPS >= nginx RPS, p99 <= nginx
+# p99; auth + limits cost <= 10% RPS and <= 0.3 ms p99 against (c).
 # Usage: bench/gateway.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +12,11 @@ duration="${1:-10}"
 connections="${FLOWFORGE_BENCH_CONNECTIONS:-32}"
 cores="$(nproc)"
 work="$(mktemp -d /tmp/flowforge-bench-gateway.XXXXXX)"
-upstream_port=39201 nginx_port=39202 gateway_port=39203
+upstream_port=39201 nginx_port=39202 gateway_port=39203 auth_port=39204
+eval "$(scripts/services.sh)"   # Redis for (d), started if none answers
+redis_url="${FLOWFORGE_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+redis_port="${redis_url##*:}"
+bench_key="ff_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -52,37 +59,68 @@ NGINX
 nginx -c "$work/nginx.conf" -g 'daemon off;' & pids+=($!)
 
 cat >"$work/gateway.yaml" <<YAML
-gateway: { listen: "127.0.0.1:$gateway_port" }
+gateway: { listen: "127.0.0.1:$gateway_port", anonymousTier: enterprise }
 services:
   crypto: { upstreams: ["127.0.0.1:$upstream_port"] }
 YAML
 FLOWFORGE_CONFIG="$work/gateway.yaml" FLOWFORGE_LOG=error "$target/flowforge-gateway" >"$work/gateway.log" 2>&1 & pids+=($!)
 
+cat >"$work/auth.yaml" <<YAML
+gateway: { listen: "127.0.0.1:$auth_port" }
+services:
+  crypto: { upstreams: ["127.0.0.1:$upstream_port"] }
+tiers:
+  bench: { perMinute: 100000000, perDay: 1000000000 }
+consumers:
+  - { id: bench, tier: bench, keys: ["$bench_key"] }
+redis: { url: "$redis_url", keyPrefix: "flowforge-bench:" }
+YAML
+FLOWFORGE_CONFIG="$work/auth.yaml" FLOWFORGE_LOG=error "$target/flowforge-gateway" >"$work/auth.log" 2>&1 & pids+=($!)
+
 for port in $upstream_port $nginx_port $gateway_port; do
   for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/api/v1/crypto/ping" 2>/dev/null && break; sleep 0.1; done
 done
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$auth_port/health" 2>/dev/null | grep -q '"rateLimits":"healthy"' && break; sleep 0.1
+done
+curl -fsS -o /dev/null -H "x-api-key: $bench_key" "http://127.0.0.1:$auth_port/api/v1/crypto/ping"
 
 # wrk's --latency report gives requests/sec and the 50%/99% lines.
 measure() {
   local url="$1" out
-  out="$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$url")"
-  local rps p50 p99 errors
+  shift
+  out="$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$@" "$url")"
+  local rps p50 p99 total errors
   rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
   p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+  total="$(awk '/requests in/ {print $1}' <<<"$out")"
   errors="$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')"
-  echo "$rps $p50 $p99 ${errors:-none}"
+  echo "$rps $p50 $p99 $total ${errors:-none}"
+}
+# Sum of `calls=` over the commandstats lines matching $1 (a regex on the command name).
+redis_calls() {
+  redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' |
+    awk -F'[:=,]' -v pattern="$1" '$1 ~ "^cmdstat_(" pattern ")$" { sum += $3 } END { print sum + 0 }'
 }
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
 
 echo "machine: $cores cores; wrk -t2 -c$connections -d${duration}s per target (client on the same machine)"
-read -r up_rps up_p50 up_p99 up_err <<<"$(measure "http://127.0.0.1:$upstream_port/api/v1/crypto/ping")"
-read -r ng_rps ng_p50 ng_p99 ng_err <<<"$(measure "http://127.0.0.1:$nginx_port/api/v1/crypto/ping")"
-read -r gw_rps gw_p50 gw_p99 gw_err <<<"$(measure "http://127.0.0.1:$gateway_port/api/v1/crypto/ping")"
+read -r up_rps up_p50 up_p99 _ up_err <<<"$(measure "http://127.0.0.1:$upstream_port/api/v1/crypto/ping")"
+read -r ng_rps ng_p50 ng_p99 _ ng_err <<<"$(measure "http://127.0.0.1:$nginx_port/api/v1/crypto/ping")"
+read -r gw_rps gw_p50 gw_p99 _ gw_err <<<"$(measure "http://127.0.0.1:$gateway_port/api/v1/crypto/ping")"
+trips_before="$(redis_calls 'evalsha|eval')" all_before="$(($(redis_calls '.*') - $(redis_calls 'info')))"
+read -r au_rps au_p50 au_p99 au_total au_err <<<"$(measure "http://127.0.0.1:$auth_port/api/v1/crypto/ping" -H "x-api-key: $bench_key")"
+trips_after="$(redis_calls 'evalsha|eval')" all_after="$(($(redis_calls '.*') - $(redis_calls 'info')))"
 
 printf '%-18s %12s %10s %10s  %s\n' target "RPS" "p50 ms" "p99 ms" errors
 printf '%-18s %12s %10s %10s  %s\n' "upstream direct" "$up_rps" "$(to_ms "$up_p50")" "$(to_ms "$up_p99")" "$up_err"
 printf '%-18s %12s %10s %10s  %s\n' "nginx" "$ng_rps" "$(to_ms "$ng_p50")" "$(to_ms "$ng_p99")" "$ng_err"
 printf '%-18s %12s %10s %10s  %s\n' "flowforge-gateway" "$gw_rps" "$(to_ms "$gw_p50")" "$(to_ms "$gw_p99")" "$gw_err"
+printf '%-18s %12s %10s %10s  %s\n' "gateway+auth+redis" "$au_rps" "$(to_ms "$au_p50")" "$(to_ms "$au_p99")" "$au_err"
 awk -v g="$gw_rps" -v n="$ng_rps" -v gp="$(to_ms "$gw_p99")" -v np="$(to_ms "$ng_p99")" \
   'BEGIN { printf "gateway/nginx: RPS ratio %.2f (goal >= 1.00), p99 ratio %.2f (goal <= 1.00)\n", g / n, gp / np }'
+awk -v a="$au_rps" -v g="$gw_rps" -v ap="$(to_ms "$au_p99")" -v gp="$(to_ms "$gw_p99")" \
+  'BEGIN { printf "auth+limits cost: RPS %+.1f%% (goal >= -10%%), p99 %+.3f ms (goal <= +0.3 ms)\n", (a / g - 1) * 100, ap - gp }'
+awk -v t="$((trips_after - trips_before))" -v c="$((all_after - all_before))" -v n="$au_total" \
+  'BEGIN { printf "Redis per request: %.3f round trips (EVALSHA), %.2f commands counting those inside the script\n", t / n, c / n }'

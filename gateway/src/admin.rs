@@ -119,7 +119,16 @@ async fn status(State(shared): State<Arc<Shared>>) -> Json<Value> {
             (service.name.clone(), json!({"path": format!("/api/v1/{}/", service.segment), "timeoutSeconds": service.timeout.as_secs(), "groups": groups, "instances": instances}))
         })
         .collect();
-    Json(json!({"listen": routes.config.listen.to_string(), "services": services}))
+    let access = &shared.access;
+    Json(json!({
+        "listen": routes.config.listen.to_string(),
+        "services": services,
+        "access": {
+            "store": access.store_kind(),
+            "rateLimits": access.limiter.health(),
+            "changeEvents": access.events.as_ref().map(|e| if e.is_subscribed() { "subscribed" } else { "connecting" }),
+        },
+    }))
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {

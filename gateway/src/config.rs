@@ -684,4 +684,63 @@ database: { url: postgres://postgres@127.0.0.1:5432/flowforge }
         );
         assert_eq!(error_path("extra: 1"), "extra");
     }
+
+    #[test]
+    fn access_errors_name_the_path() {
+        for (yaml, path) in [
+            ("tiers: { free: { perMinute: 0 } }", "tiers.free.perMinute"),
+            (
+                "consumers: [ { id: a, tier: platinum } ]",
+                "consumers[0].tier",
+            ),
+            ("consumers: [ { id: \"\" } ]", "consumers[0].id"),
+            (
+                "consumers: [ { id: a, keyHashes: [\"sha256:beef\"] } ]",
+                "consumers[0].keyHashes[0]",
+            ),
+            (
+                "consumers: [ { id: a, keys: [k1] }, { id: b, keys: [k1] } ]",
+                "consumers[1]",
+            ),
+            ("gateway: { anonymousTier: gold }", "gateway.anonymousTier"),
+            (
+                "redis: { url: \"redis://x\", onFailure: maybe }",
+                "redis.onFailure",
+            ),
+            ("redis: { url: \"http://x\" }", "redis.url"),
+            ("jwt: [ { issuer: i, algorithms: [HS256] } ]", "jwt[0].keys"),
+            (
+                "jwt: [ { issuer: i, algorithms: [none], keys: [x] } ]",
+                "jwt[0].algorithms",
+            ),
+            (
+                "jwt: [ { issuer: i, algorithms: [HS256], keys: [short] } ]",
+                "jwt[0].keys",
+            ),
+            (
+                "jwt: [ { issuer: i, algorithms: [RS256], jwksUrl: \"ftp://x\" } ]",
+                "jwt[0].jwksUrl",
+            ),
+        ] {
+            assert_eq!(error_path(yaml), path, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn tiers_lay_the_file_over_the_defaults_and_keys_are_hashed() {
+        let config = GatewayConfig::from_yaml(
+            "tiers: { free: { perMinute: 10 }, gold: { perDay: 5 } }\nconsumers: [ { id: a, keys: [k1] } ]",
+        )
+        .unwrap();
+        let tiers = &config.access.tiers;
+        assert_eq!(tiers["free"].per_minute, Some(10));
+        assert_eq!(tiers["free"].per_day, None, "a tier in the file is whole");
+        assert_eq!(tiers["gold"].per_day, Some(5));
+        assert_eq!(tiers["pro"].per_minute, Some(2_000));
+        assert!(tiers["enterprise"].is_unlimited());
+        let consumer = &config.access.consumers[0];
+        assert_eq!(consumer.tier, "free", "consumers default to free");
+        assert_eq!(consumer.key_hashes, vec![KeyHash::of("k1")]);
+        assert_eq!(config.access.redis, None);
+    }
 }

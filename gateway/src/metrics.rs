@@ -20,6 +20,7 @@ pub struct GatewayMetrics {
     pub upstream_healthy: IntGaugeVec,
     pub in_flight: IntGauge,
     pub rate_limited: IntCounterVec,
+    pub auth_failures: IntCounterVec,
 }
 
 impl GatewayMetrics {
@@ -71,6 +72,14 @@ impl GatewayMetrics {
                 &["service"],
             )
             .expect("valid metric"),
+            auth_failures: IntCounterVec::new(
+                Opts::new(
+                    "gateway_auth_failures_total",
+                    "Requests refused before routing upstream, by reason",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
             registry,
         };
         for collector in [
@@ -80,6 +89,7 @@ impl GatewayMetrics {
             Box::new(metrics.upstream_healthy.clone()),
             Box::new(metrics.in_flight.clone()),
             Box::new(metrics.rate_limited.clone()),
+            Box::new(metrics.auth_failures.clone()),
         ] {
             metrics
                 .registry

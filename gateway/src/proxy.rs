@@ -111,6 +111,11 @@ impl ProxyHttp for Gateway {
         let identity = match self.authenticate(session, &path).await {
             Ok(identity) => identity,
             Err(failure) => {
+                self.shared
+                    .metrics
+                    .auth_failures
+                    .with_label_values(&[failure.reason()])
+                    .inc();
                 let error = envelope::for_auth_failure(&failure);
                 ctx.response_headers
                     .push(("www-authenticate", www_authenticate(&failure)));

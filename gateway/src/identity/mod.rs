@@ -65,6 +65,22 @@ pub enum AuthFailure {
     StoreUnavailable,
 }
 
+impl AuthFailure {
+    /// A short label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::UnknownKey => "unknown_key",
+            Self::ExpiredKey => "expired_key",
+            Self::RevokedKey => "revoked_key",
+            Self::Disabled => "disabled",
+            Self::BadToken(_) => "bad_token",
+            Self::OutOfScope(_) => "out_of_scope",
+            Self::StoreUnavailable => "store_unavailable",
+        }
+    }
+}
+
 /// Authentication state shared by every request; built once at start.
 pub struct Access {
     catalog: ArcSwap<Catalog>,
@@ -161,6 +177,14 @@ impl Access {
             .store(Arc::new(config.anonymous_tier.clone()));
         self.cache.clear();
         self.reload_tiers().await.map_err(|e| e.to_string())
+    }
+
+    /// `postgres` or `config` (DB-less).
+    pub fn store_kind(&self) -> &'static str {
+        match &**self.catalog.load() {
+            Catalog::Config(_) => "config",
+            Catalog::Postgres(_) => "postgres",
+        }
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {

@@ -57,11 +57,12 @@ impl RedisLimiter {
         self.answered.load(Ordering::Relaxed)
     }
 
-    /// The shared connection, created on first use inside the runtime that serves requests (its
-    /// driver task lives there). Reconnects are the manager's job; waits are bounded by ours.
-    fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
+    /// The shared connection and whether it is new. It is created on first use by a request, so
+    /// its driver task lives on the proxy's runtime: a check then costs no hop to another
+    /// thread. Reconnects are the manager's job; waits are bounded by ours.
+    fn connection(&self) -> Result<(ConnectionManager, bool), redis::RedisError> {
         if let Some(connection) = self.connection.get() {
-            return Ok(connection.clone());
+            return Ok((connection.clone(), false));
         }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout.max(Duration::from_millis(250))))
@@ -69,7 +70,7 @@ impl RedisLimiter {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(100));
         let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
-        Ok(self.connection.get_or_init(|| manager).clone())
+        Ok((self.connection.get_or_init(|| manager).clone(), true))
     }
 
     pub async fn check(&self, subject: &str, tier: &Tier) -> Result<Decision, LimiterUnavailable> {
@@ -77,7 +78,20 @@ impl RedisLimiter {
         if !self.breaker.allows(now) {
             return self.fall_back(subject, tier, now, "circuit open");
         }
-        match tokio::time::timeout(self.timeout, self.eval(subject, tier)).await {
+        let (connection, new) = match self.connection() {
+            Ok(found) => found,
+            Err(e) => {
+                self.breaker.failed(now);
+                return self.fall_back(subject, tier, now, &e.to_string());
+            }
+        };
+        // The first call also connects: it gets the connect timeout rather than the call timeout.
+        let timeout = if new {
+            self.connect_timeout()
+        } else {
+            self.timeout
+        };
+        match tokio::time::timeout(timeout, self.eval(connection, subject, tier)).await {
             Ok(Ok(decision)) => {
                 self.answered.store(true, Ordering::Relaxed);
                 self.breaker.succeeded();
@@ -94,8 +108,16 @@ impl RedisLimiter {
         }
     }
 
-    async fn eval(&self, subject: &str, tier: &Tier) -> redis::RedisResult<Decision> {
-        let mut connection = self.connection()?;
+    fn connect_timeout(&self) -> Duration {
+        self.timeout.max(Duration::from_millis(250))
+    }
+
+    async fn eval(
+        &self,
+        mut connection: ConnectionManager,
+        subject: &str,
+        tier: &Tier,
+    ) -> redis::RedisResult<Decision> {
         let mut invocation = self.script.prepare_invoke();
         for rate in tier.rates() {
             let suffix = if rate.period_us == super::Rate::MINUTE_US {
@@ -142,14 +164,15 @@ impl RedisLimiter {
     }
 
     /// Pings Redis (for health checks and tests waiting for it).
+    /// On a connection of its own (the shared one belongs to the proxy's runtime), and loads the
+    /// script so the first check needs no `SCRIPT LOAD` round trip.
     pub async fn ping(&self) -> bool {
-        let Ok(mut connection) = self.connection() else {
-            return false;
+        let probe = async {
+            let mut connection = self.client.get_multiplexed_async_connection().await?;
+            self.script.load_async(&mut connection).await
         };
-        let command = redis::cmd("PING");
-        let ping = command.query_async::<String>(&mut connection);
         let answered = matches!(
-            tokio::time::timeout(self.timeout.max(Duration::from_millis(250)), ping).await,
+            tokio::time::timeout(self.connect_timeout(), probe).await,
             Ok(Ok(_))
         );
         if answered {

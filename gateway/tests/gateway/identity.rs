@@ -484,3 +484,80 @@ async fn jwts_of_every_family_verify_and_bad_ones_are_refused() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_swaps_consumers_and_refuses_to_change_stores() {
+    let (instance, _task) = upstream("a", None).await;
+    let dir = std::env::temp_dir().join(format!(
+        "flowforge-identity-reload-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("gateway.yaml");
+    let gateway = start(&Setup {
+        services: &format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n"),
+        access: Some("consumers:\n  - { id: before, keys: [ff_test_before] }\n"),
+        admin_token: Some("reload-token"),
+        file: Some(&file),
+        ..Setup::default()
+    })
+    .await;
+    let auth = ("authorization", "Bearer reload-token");
+    let reload = || async {
+        send(gateway.admin, "POST", "/reload", &[auth], "")
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        call(
+            &gateway,
+            "/api/v1/crypto/echo",
+            &[("x-api-key", "ff_test_before")]
+        )
+        .await
+        .status,
+        200
+    );
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("before", "after")).unwrap();
+    assert_eq!(reload().await.status, 200);
+    let old = call(
+        &gateway,
+        "/api/v1/crypto/echo",
+        &[("x-api-key", "ff_test_before")],
+    )
+    .await;
+    assert_envelope(&old, 401, "UNAUTHORIZED");
+    assert_eq!(
+        call(
+            &gateway,
+            "/api/v1/crypto/echo",
+            &[("x-api-key", "ff_test_after")]
+        )
+        .await
+        .status,
+        200
+    );
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        format!("{text}redis: {{ url: \"redis://127.0.0.1:1\" }}\n"),
+    )
+    .unwrap();
+    let refused = reload().await;
+    assert_envelope(&refused, 422, "VALIDATION_ERROR");
+    assert!(refused.body.contains("restart"), "{}", refused.body);
+    assert_eq!(
+        call(
+            &gateway,
+            "/api/v1/crypto/echo",
+            &[("x-api-key", "ff_test_after")]
+        )
+        .await
+        .status,
+        200
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
