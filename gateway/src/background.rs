@@ -149,7 +149,7 @@ impl BackgroundService for AccessLoop {
             loop {
                 tokio::select! {
                     () = &mut connect, if !connected => connected = true,
-                    _ = flush.tick() => flush_usage(&self.shared).await,
+                    _ = flush.tick() => { flush_usage(&self.shared).await; }
                     _ = tiers.tick() => {
                         if let Err(e) = access.reload_tiers().await {
                             tracing::warn!(error = %e, "cannot re-read tiers; keeping the ones loaded");
@@ -167,12 +167,17 @@ impl BackgroundService for AccessLoop {
     }
 }
 
-/// Writes pending usage; a failed write stays pending for the next try.
-pub async fn flush_usage(shared: &Shared) {
+/// Writes pending usage; a failed write stays pending for the next try. Returns whether
+/// nothing is left unwritten.
+pub async fn flush_usage(shared: &Shared) -> bool {
     let Some(pool) = &shared.access.pool else {
-        return;
+        return true;
     };
-    if let Err(e) = shared.access.usage.flush(pool).await {
-        tracing::warn!(error = %e, "usage not written yet; will retry");
+    match shared.access.usage.flush(pool).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "usage not written yet; will retry");
+            false
+        }
     }
 }

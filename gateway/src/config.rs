@@ -258,7 +258,7 @@ pub struct GatewayConfig {
 pub struct AccessConfig {
     /// The default tiers with the file's `tiers:` laid over them.
     pub tiers: BTreeMap<String, Tier>,
-    /// DB-less consumers (ignored when `database` is set).
+    /// DB-less consumers; with `database` set, seeds added to it when missing.
     pub consumers: Vec<ConfiguredConsumer>,
     pub jwt: Vec<JwtSection>,
     pub anonymous_tier: Option<String>,

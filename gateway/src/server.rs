@@ -122,12 +122,18 @@ fn write_final_usage(shared: &Shared) {
         return;
     };
     runtime.block_on(async {
-        if tokio::time::timeout(std::time::Duration::from_secs(5), flush_usage(shared))
-            .await
-            .is_err()
-        {
-            tracing::error!("writing the last usage batch timed out");
+        // Pooled connections belonged to the stopped runtimes; one may still look open and fail
+        // on use, after which the pool replaces it: a few tries cover that.
+        for _ in 0..3 {
+            let attempt =
+                tokio::time::timeout(std::time::Duration::from_secs(5), flush_usage(shared)).await;
+            match attempt {
+                Ok(true) => return,
+                Ok(false) => continue,
+                Err(_) => break,
+            }
         }
+        tracing::error!("the last usage batch could not be written");
     });
 }
 

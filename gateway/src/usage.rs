@@ -67,22 +67,46 @@ impl UsageMeter {
             .collect()
     }
 
-    /// Writes everything pending in one transaction; on failure it stays pending.
+    /// Writes everything pending in one transaction; on failure it stays pending. Safe to
+    /// cancel (a shutdown may drop it mid-write): the batch then goes back too.
     pub async fn flush(&self, pool: &Pool) -> anyhow::Result<usize> {
-        let batch = std::mem::take(&mut *lock(&self.pending));
+        let mut taken = TakenBatch {
+            meter: self,
+            batch: Some(std::mem::take(&mut *lock(&self.pending))),
+        };
+        let Some(batch) = taken.batch.as_ref() else {
+            return Ok(0);
+        };
         if batch.counts.is_empty() && batch.used_keys.is_empty() {
             return Ok(0);
         }
-        match write(pool, &batch).await {
-            Ok(()) => Ok(batch.counts.len()),
-            Err(e) => {
-                let mut pending = lock(&self.pending);
-                for (key, n) in batch.counts {
-                    *pending.counts.entry(key).or_default() += n;
-                }
-                pending.used_keys.extend(batch.used_keys);
-                Err(e)
-            }
+        let rows = batch.counts.len();
+        write(pool, batch).await?;
+        // Committed: nothing to give back.
+        taken.batch = None;
+        Ok(rows)
+    }
+
+    fn give_back(&self, batch: Pending) {
+        let mut pending = lock(&self.pending);
+        for (key, n) in batch.counts {
+            *pending.counts.entry(key).or_default() += n;
+        }
+        pending.used_keys.extend(batch.used_keys);
+    }
+}
+
+/// A batch out of the counters while it is written; dropped unwritten (error or cancellation),
+/// it goes back.
+struct TakenBatch<'a> {
+    meter: &'a UsageMeter,
+    batch: Option<Pending>,
+}
+
+impl Drop for TakenBatch<'_> {
+    fn drop(&mut self) {
+        if let Some(batch) = self.batch.take() {
+            self.meter.give_back(batch);
         }
     }
 }

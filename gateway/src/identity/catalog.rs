@@ -557,6 +557,39 @@ impl PgCatalog {
         Ok(())
     }
 
+    /// Adds the file's consumers and keys that the database does not have yet, so a first
+    /// consumer can be bootstrapped from the file. Existing rows win: a key revoked through the
+    /// admin API stays revoked even if the file still lists it.
+    pub async fn seed_consumers(&self, consumers: &[ConfiguredConsumer]) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        for consumer in consumers {
+            client
+                .execute(
+                    "INSERT INTO consumers (id, tier, description) VALUES ($1, $2, 'from the config file') \
+                     ON CONFLICT (id) DO NOTHING",
+                    &[&consumer.id, &consumer.tier],
+                )
+                .await?;
+            for hash in &consumer.key_hashes {
+                let prefix: String = hash.to_string().chars().take(15).collect();
+                client
+                    .execute(
+                        "INSERT INTO api_keys (id, consumer_id, key_hash, prefix, scopes) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key_hash) DO NOTHING",
+                        &[
+                            &uuid::Uuid::now_v7(),
+                            &consumer.id,
+                            &hash.0.as_slice(),
+                            &prefix,
+                            &consumer.scopes,
+                        ],
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     pub async fn usage(
         &self,
         consumer_id: &str,

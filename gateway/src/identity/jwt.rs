@@ -190,6 +190,8 @@ fn refuse(message: impl Into<String>) -> TokenError {
 /// Who a verified token names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenIdentity {
+    /// The issuer that vouched for it (limits count per issuer and subject).
+    pub issuer: String,
     pub consumer_id: String,
     /// The tier claim when present (checked against known tiers by the caller).
     pub tier: Option<String>,
@@ -524,6 +526,7 @@ impl Issuer {
             }
         };
         Ok(TokenIdentity {
+            issuer: self.issuer.clone(),
             consumer_id,
             tier: claims
                 .get(&self.tier_claim)

@@ -111,6 +111,7 @@ impl Access {
                 let pool = database::pool(&db.url, db.pool_size)?;
                 let pg = PgCatalog { pool: pool.clone() };
                 pg.seed_tiers(&config.tiers).await?;
+                pg.seed_consumers(&config.consumers).await?;
                 (Catalog::Postgres(pg), Some(pool))
             }
             None => (
@@ -167,10 +168,14 @@ impl Access {
                         &config.tiers,
                     ))));
             }
-            Catalog::Postgres(pg) => pg
-                .seed_tiers(&config.tiers)
-                .await
-                .map_err(|e| e.to_string())?,
+            Catalog::Postgres(pg) => {
+                pg.seed_tiers(&config.tiers)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                pg.seed_consumers(&config.consumers)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
         }
         self.jwt.store(Arc::new(JwtVerifier::new(&config.jwt)));
         self.anonymous_tier
@@ -305,7 +310,7 @@ impl Access {
             .or_else(|| self.tier(&found.default_tier))
             .ok_or(AuthFailure::StoreUnavailable)?;
         Ok(Identity {
-            subject: format!("jwt:{}", found.consumer_id),
+            subject: format!("jwt:{}:{}", found.issuer, found.consumer_id),
             consumer_id: found.consumer_id,
             tier,
             key_id: None,

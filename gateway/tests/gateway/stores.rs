@@ -630,3 +630,44 @@ async fn the_admin_cli_creates_a_consumer_and_a_key_in_one_command_each() {
     drop(gateway);
     database.remove().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_seeds_the_database_and_a_revocation_outlives_a_restart() {
+    let database = TestDatabase::create().await;
+    let (instance, _task) = upstream("a", None).await;
+    let services = format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n");
+    let access = format!(
+        "consumers:\n  - {{ id: seeded, tier: basic, keys: [ff_test_seeded] }}\ndatabase: {{ url: \"{}\" }}\n",
+        database.url
+    );
+    let setup = Setup {
+        services: &services,
+        access: Some(&access),
+        admin_token: Some(TOKEN),
+        ..Setup::default()
+    };
+    let first = start(&setup).await;
+    let reply = call(&first, "ff_test_seeded").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["headers"]["x-consumer-tier"], "basic");
+    let keys = admin(&first, "GET", "/consumers/seeded/keys", None)
+        .await
+        .json();
+    let key_id = keys["keys"][0]["id"].as_str().unwrap().to_owned();
+    let revoked = admin(
+        &first,
+        "DELETE",
+        &format!("/consumers/seeded/keys/{key_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, 200);
+    drop(first);
+
+    let second = start(&setup).await;
+    let refused = call(&second, "ff_test_seeded").await;
+    assert_envelope(&refused, 401, "UNAUTHORIZED");
+    assert!(refused.body.contains("revoked"), "{}", refused.body);
+    drop(second);
+    database.remove().await;
+}
