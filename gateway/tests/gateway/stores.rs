@@ -24,7 +24,7 @@ fn prefix() -> String {
     format!("fftest:{}:", uuid::Uuid::new_v4().simple())
 }
 
-/// A database of its own, dropped by [`TestDatabase::remove`].
+/// A database of its own, dropped with the value (also when a test fails).
 struct TestDatabase {
     name: String,
     url: String,
@@ -57,15 +57,25 @@ impl TestDatabase {
     async fn client(&self) -> tokio_postgres::Client {
         connect(&self.url).await
     }
+}
 
-    async fn remove(self) {
-        let _ = connect(&admin_database_url())
-            .await
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop may run inside the test's runtime (or while it unwinds): use a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let _ = connect(&admin_database_url())
+                    .await
+                    .batch_execute(&statement)
+                    .await;
+            });
+        })
+        .join();
     }
 }
 
@@ -460,7 +470,7 @@ async fn keys_in_postgres_live_through_issue_use_revoke_rotate_and_expiry() {
     assert_envelope(&gone, 404, "NOT_FOUND");
 
     drop((a, b, db));
-    database.remove().await;
+    drop(database);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -528,7 +538,7 @@ async fn usage_is_written_once_across_restarts() {
         .unwrap()
         .get::<_, i64>(0);
     assert_eq!(migrations, 1);
-    database.remove().await;
+    drop(database);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -628,7 +638,7 @@ async fn the_admin_cli_creates_a_consumer_and_a_key_in_one_command_each() {
     assert_eq!(code, 0);
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["total"], 1);
     drop(gateway);
-    database.remove().await;
+    drop(database);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -669,5 +679,5 @@ async fn the_file_seeds_the_database_and_a_revocation_outlives_a_restart() {
     assert_envelope(&refused, 401, "UNAUTHORIZED");
     assert!(refused.body.contains("revoked"), "{}", refused.body);
     drop(second);
-    database.remove().await;
+    drop(database);
 }
