@@ -462,25 +462,14 @@ fn access_config(file: &FileConfig) -> Result<AccessConfig, ConfigError> {
         .map(|t| (t.name.clone(), t))
         .collect();
     for (name, section) in &file.tiers {
-        for (field, value) in [
-            ("perMinute", section.per_minute),
-            ("perDay", section.per_day),
-        ] {
-            if value == Some(0) {
-                return Err(invalid(
-                    format!("tiers.{name}.{field}"),
-                    "must be at least 1 (leave it out for unlimited)",
-                ));
-            }
-        }
-        tiers.insert(
-            name.clone(),
-            Tier {
-                name: name.clone(),
-                per_minute: section.per_minute,
-                per_day: section.per_day,
-            },
-        );
+        let tier = Tier {
+            name: name.clone(),
+            per_minute: section.per_minute,
+            per_day: section.per_day,
+        };
+        tier.check_limits()
+            .map_err(|(field, message)| invalid(format!("tiers.{name}.{field}"), message))?;
+        tiers.insert(name.clone(), tier);
     }
     let known_tier = |path: String, tier: &str| {
         if tiers.contains_key(tier) {

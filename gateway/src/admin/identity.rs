@@ -361,19 +361,13 @@ async fn put_tier(
     ApiJson(limits): ApiJson<TierLimits>,
 ) -> Result<Json<Tier>, ApiError> {
     check_tier_name(&name)?;
-    for (field, value) in [("perMinute", limits.per_minute), ("perDay", limits.per_day)] {
-        if value == Some(0) {
-            return Err(ApiError::invalid_field(
-                field,
-                "must be at least 1 (leave it out for unlimited)",
-            ));
-        }
-    }
     let tier = Tier {
         name,
         per_minute: limits.per_minute,
         per_day: limits.per_day,
     };
+    tier.check_limits()
+        .map_err(|(field, message)| ApiError::invalid_field(field, message))?;
     shared
         .access
         .catalog()

@@ -35,6 +35,16 @@ impl Tier {
     pub fn is_unlimited(&self) -> bool {
         self.per_minute.is_none() && self.per_day.is_none()
     }
+
+    /// A limit of 0 is a mistake (absent means unlimited): the field at fault and why.
+    pub fn check_limits(&self) -> Result<(), (&'static str, &'static str)> {
+        for (field, value) in [("perMinute", self.per_minute), ("perDay", self.per_day)] {
+            if value == Some(0) {
+                return Err((field, "must be at least 1 (leave it out for unlimited)"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The default tiers (DESIGN.md "Tiers").

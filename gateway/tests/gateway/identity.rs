@@ -388,34 +388,16 @@ async fn jwts_of_every_family_verify_and_bad_ones_are_refused() {
         );
     }
 
-    let mut expired = claims("u");
-    expired["exp"] = json!(now() - 60);
-    expect_refused(
-        token("ES256", Some("p256-1"), &expired, &p256.signer),
-        "expired",
-    )
-    .await;
-    let mut early = claims("u");
-    early["nbf"] = json!(now() + 600);
-    expect_refused(
-        token("ES256", Some("p256-1"), &early, &p256.signer),
-        "not valid yet",
-    )
-    .await;
-    let mut elsewhere = claims("u");
-    elsewhere["aud"] = json!("another-api");
-    expect_refused(
-        token("ES256", Some("p256-1"), &elsewhere, &p256.signer),
-        "audience",
-    )
-    .await;
-    let mut stranger = claims("u");
-    stranger["iss"] = json!("https://evil.test/");
-    expect_refused(
-        token("ES256", Some("p256-1"), &stranger, &p256.signer),
-        "issuer",
-    )
-    .await;
+    for (claim, value, why) in [
+        ("exp", json!(now() - 60), "expired"),
+        ("nbf", json!(now() + 600), "not valid yet"),
+        ("aud", json!("another-api"), "audience"),
+        ("iss", json!("https://evil.test/"), "issuer"),
+    ] {
+        let mut bad = claims("u");
+        bad[claim] = value;
+        expect_refused(token("ES256", Some("p256-1"), &bad, &p256.signer), why).await;
+    }
     let mut no_exp = claims("u");
     no_exp.as_object_mut().unwrap().remove("exp");
     expect_refused(token("ES256", Some("p256-1"), &no_exp, &p256.signer), "exp").await;
