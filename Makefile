@@ -26,6 +26,7 @@ test: deps
 
 bench: deps
 	bench/crypto.sh
+	bench/math.sh
 	bench/gateway.sh
 
 fmt:

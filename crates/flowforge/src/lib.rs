@@ -19,11 +19,18 @@ pub struct EmbeddedService {
 }
 
 /// Every service crate that exists today.
-pub const SERVICES: &[EmbeddedService] = &[EmbeddedService {
-    name: flowforge_crypto::SERVICE,
-    port: flowforge_crypto::DEFAULT_PORT,
-    app: flowforge_crypto::app,
-}];
+pub const SERVICES: &[EmbeddedService] = &[
+    EmbeddedService {
+        name: flowforge_crypto::SERVICE,
+        port: flowforge_crypto::DEFAULT_PORT,
+        app: flowforge_crypto::app,
+    },
+    EmbeddedService {
+        name: flowforge_math::SERVICE,
+        port: flowforge_math::DEFAULT_PORT,
+        app: flowforge_math::app,
+    },
+];
 
 /// A service's settings in the all-in-one: loopback by default, `FLOWFORGE_<SERVICE>_ADDR` wins.
 pub fn service_config(service: &EmbeddedService) -> anyhow::Result<ServiceConfig> {
@@ -140,8 +147,8 @@ mod tests {
         );
         // Services that do not exist yet keep their default local port and answer 503 until they do.
         assert_eq!(
-            config.service_by_segment("math").unwrap().groups[0].upstreams,
-            vec![SocketAddr::from(([127, 0, 0, 1], 3002))]
+            config.service_by_segment("pdf").unwrap().groups[0].upstreams,
+            vec![SocketAddr::from(([127, 0, 0, 1], 3003))]
         );
     }
 

@@ -1,0 +1,141 @@
+//! `POST /api/v1/math/evaluate`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use flowforge_service_kit::{ApiError, ApiJson};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::NumberOut;
+use crate::domain::expr::{self, ExprLimits};
+use crate::state::AppState;
+
+/// Most expressions in one request.
+const MAX_EXPRESSIONS: usize = 1_000;
+
+/// One expression, or several evaluated independently.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"expression": "a = 2; b = a * 3; b ^ 2", "scope": {"x": 4}}))]
+pub struct EvaluateRequest {
+    /// math.js notation: `+ - * / % ^ !`, comparisons, functions (`sqrt`, `log(x, base)`,
+    /// `round(x, n)`, `gcd`, `combinations`…), constants (`pi`, `e`…), assignments and several
+    /// statements separated by `;` or new lines.
+    #[serde(default)]
+    pub expression: Option<String>,
+    /// Several expressions (at most 1000), each evaluated on its own with the same scope.
+    #[serde(default)]
+    pub expressions: Option<Vec<String>>,
+    /// Variables the expressions may use.
+    #[serde(default)]
+    pub scope: BTreeMap<String, f64>,
+    /// Significant digits in `formatted` (1 to 17; default: up to 14, math.js's display).
+    #[serde(default)]
+    pub precision: Option<u32>,
+}
+
+/// The value of an expression's last statement.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluateResult {
+    /// The value; `null` when not finite (see `formatted`), 1/0 for comparisons.
+    pub result: Option<f64>,
+    /// The value as text.
+    pub formatted: String,
+    /// `number` or `boolean`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Variables the expression assigned.
+    pub variables: BTreeMap<String, NumberOut>,
+}
+
+/// One result, or `results` in the order of `expressions`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EvaluateResponse {
+    One(EvaluateResult),
+    Many { results: Vec<EvaluateResult> },
+}
+
+fn run(
+    text: &str,
+    scope: &BTreeMap<String, f64>,
+    precision: Option<u32>,
+) -> Result<EvaluateResult, ApiError> {
+    let program = expr::parse(text, ExprLimits::default())?;
+    let evaluation = expr::evaluate(&program, scope)?;
+    let number = NumberOut::new(evaluation.value, precision);
+    let (result, formatted, kind) = if evaluation.is_boolean {
+        let truth = evaluation.value != 0.0;
+        (
+            Some(f64::from(u8::from(truth))),
+            truth.to_string(),
+            "boolean",
+        )
+    } else {
+        (number.value, number.formatted, "number")
+    };
+    Ok(EvaluateResult {
+        result,
+        formatted,
+        kind: kind.into(),
+        variables: evaluation
+            .assigned
+            .into_iter()
+            .map(|(name, value)| (name, NumberOut::new(value, precision)))
+            .collect(),
+    })
+}
+
+/// Evaluate math.js-style expressions with variables.
+#[utoipa::path(
+    post,
+    path = "/api/v1/math/evaluate",
+    tag = "expressions",
+    request_body = EvaluateRequest,
+    responses((status = 200, description = "The value", body = EvaluateResponse))
+)]
+pub async fn evaluate(
+    State(state): State<AppState>,
+    ApiJson(r): ApiJson<EvaluateRequest>,
+) -> Result<Json<EvaluateResponse>, ApiError> {
+    if let Some(name) = r.scope.keys().find(|k| !is_identifier(k)) {
+        return Err(ApiError::invalid_field(
+            format!("scope.{name}"),
+            "variable names are letters, digits and `_`, not starting with a digit",
+        ));
+    }
+    let outcome = match (r.expression, r.expressions) {
+        (Some(text), None) => run(&text, &r.scope, r.precision).map(EvaluateResponse::One),
+        (None, Some(list)) => {
+            if list.len() > MAX_EXPRESSIONS {
+                return Err(ApiError::invalid_field(
+                    "expressions",
+                    format!("at most {MAX_EXPRESSIONS} expressions"),
+                ));
+            }
+            list.iter()
+                .enumerate()
+                .map(|(i, text)| {
+                    run(text, &r.scope, r.precision)
+                        .map_err(|e| e.with_detail("expressions", format!("expression {i} failed")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(|results| EvaluateResponse::Many { results })
+        }
+        _ => Err(ApiError::invalid_field(
+            "expression",
+            "give `expression` or `expressions`",
+        )),
+    };
+    state.record("evaluate", outcome.is_ok());
+    outcome.map(Json)
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}

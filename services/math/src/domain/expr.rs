@@ -1,0 +1,815 @@
+//! Expressions in math.js notation: numbers, variables, `+ - * / % ^ !`, comparisons, function
+//! calls, constants, assignments and several statements (`a = 2; b = a * 3`).
+//!
+//! Sandboxed by construction: no loops, no user functions, no I/O. Input length, nesting depth,
+//! node count and statement count are bounded, and every operation is counted, so a crafted
+//! expression is refused with `EXPRESSION_TOO_COMPLEX` instead of running long.
+
+use std::collections::BTreeMap;
+
+use super::MathError;
+
+/// Limits on one evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct ExprLimits {
+    pub max_chars: usize,
+    pub max_depth: usize,
+    pub max_nodes: usize,
+}
+
+impl Default for ExprLimits {
+    fn default() -> Self {
+        Self {
+            max_chars: 10_000,
+            max_depth: 64,
+            max_nodes: 20_000,
+        }
+    }
+}
+
+/// Largest `n` for `n!` (171! overflows f64).
+const MAX_FACTORIAL: f64 = 170.0;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Number(f64),
+    Ident(String),
+    Op(&'static str),
+    LParen,
+    RParen,
+    Comma,
+    Separator,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Spanned {
+    token: Token,
+    /// 1-based character position of the token's start.
+    at: usize,
+}
+
+fn parse_error(at: usize, message: impl std::fmt::Display) -> MathError {
+    MathError::Parse(format!("{message} (at character {at})"))
+}
+
+const OPERATORS: [&str; 16] = [
+    "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "^", "!", "<", ">", "=", ".*", "./",
+];
+
+fn tokenize(text: &str) -> Result<Vec<Spanned>, MathError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let at = i + 1;
+        if c == '\n' || c == ';' {
+            tokens.push(Spanned {
+                token: Token::Separator,
+                at,
+            });
+            i += 1;
+        } else if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit()
+            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                i += 1;
+            }
+            if i < chars.len() && (chars[i] == 'e' || chars[i] == 'E') {
+                let mut j = i + 1;
+                if j < chars.len() && (chars[j] == '+' || chars[j] == '-') {
+                    j += 1;
+                }
+                if j < chars.len() && chars[j].is_ascii_digit() {
+                    i = j;
+                    while i < chars.len() && chars[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                }
+            }
+            let literal: String = chars[start..i].iter().collect();
+            let value = literal
+                .parse::<f64>()
+                .map_err(|_| parse_error(at, format!("`{literal}` is not a number")))?;
+            tokens.push(Spanned {
+                token: Token::Number(value),
+                at,
+            });
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            tokens.push(Spanned {
+                token: Token::Ident(chars[start..i].iter().collect()),
+                at,
+            });
+        } else if c == '(' {
+            tokens.push(Spanned {
+                token: Token::LParen,
+                at,
+            });
+            i += 1;
+        } else if c == ')' {
+            tokens.push(Spanned {
+                token: Token::RParen,
+                at,
+            });
+            i += 1;
+        } else if c == ',' {
+            tokens.push(Spanned {
+                token: Token::Comma,
+                at,
+            });
+            i += 1;
+        } else {
+            let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+            let op = OPERATORS
+                .iter()
+                .find(|op| op.len() == 2 && two == **op)
+                .or_else(|| {
+                    OPERATORS
+                        .iter()
+                        .find(|op| op.len() == 1 && op.starts_with(c))
+                })
+                .ok_or_else(|| parse_error(at, format!("unexpected character `{c}`")))?;
+            i += op.len();
+            tokens.push(Spanned {
+                token: Token::Op(op),
+                at,
+            });
+        }
+    }
+    Ok(tokens)
+}
+
+/// The syntax tree.
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Number(f64),
+    Variable(String, usize),
+    Unary(&'static str, Box<Node>),
+    Binary(&'static str, Box<Node>, Box<Node>),
+    Factorial(Box<Node>, usize),
+    Call(String, Vec<Node>, usize),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Statement {
+    Assign(String, Node),
+    Expr(Node),
+}
+
+struct Parser<'a> {
+    tokens: &'a [Spanned],
+    pos: usize,
+    depth: usize,
+    nodes: usize,
+    limits: ExprLimits,
+    end: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos).map(|s| &s.token)
+    }
+
+    fn at(&self) -> usize {
+        self.tokens.get(self.pos).map_or(self.end, |s| s.at)
+    }
+
+    fn bump(&mut self) -> Option<&Spanned> {
+        let token = self.tokens.get(self.pos);
+        self.pos += 1;
+        token
+    }
+
+    fn node(&mut self, node: Node) -> Result<Node, MathError> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return Err(MathError::TooComplex(format!(
+                "more than {} operations",
+                self.limits.max_nodes
+            )));
+        }
+        Ok(node)
+    }
+
+    fn enter(&mut self) -> Result<(), MathError> {
+        self.depth += 1;
+        if self.depth > self.limits.max_depth {
+            return Err(MathError::TooComplex(format!(
+                "nested deeper than {} levels",
+                self.limits.max_depth
+            )));
+        }
+        Ok(())
+    }
+
+    fn statement(&mut self) -> Result<Statement, MathError> {
+        if let (Some(Token::Ident(name)), Some(Token::Op("="))) = (
+            self.peek().cloned(),
+            self.tokens.get(self.pos + 1).map(|s| &s.token),
+        ) {
+            self.pos += 2;
+            return Ok(Statement::Assign(name, self.expression(0)?));
+        }
+        Ok(Statement::Expr(self.expression(0)?))
+    }
+
+    /// Precedence climbing; levels: 1 comparison, 2 additive, 3 multiplicative, 4 unary,
+    /// 5 power (right-associative, binds tighter than a unary minus on its left: -2^2 = -4).
+    fn expression(&mut self, min_level: u8) -> Result<Node, MathError> {
+        self.enter()?;
+        let mut left = self.unary()?;
+        loop {
+            let (op, level) = match self.peek() {
+                Some(Token::Op(op @ ("==" | "!=" | "<" | "<=" | ">" | ">="))) => (*op, 1),
+                Some(Token::Op(op @ ("+" | "-"))) => (*op, 2),
+                Some(Token::Op(op @ ("*" | "/" | "%" | ".*" | "./"))) => (*op, 3),
+                _ => break,
+            };
+            if level < min_level {
+                break;
+            }
+            self.pos += 1;
+            let right = self.expression(level + 1)?;
+            let op = match op {
+                ".*" => "*",
+                "./" => "/",
+                other => other,
+            };
+            left = self.node(Node::Binary(op, Box::new(left), Box::new(right)))?;
+        }
+        self.depth -= 1;
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Node, MathError> {
+        match self.peek() {
+            Some(Token::Op(op @ ("-" | "+"))) => {
+                let op = *op;
+                self.pos += 1;
+                self.enter()?;
+                let operand = self.unary()?;
+                self.depth -= 1;
+                self.node(Node::Unary(op, Box::new(operand)))
+            }
+            _ => self.power(),
+        }
+    }
+
+    fn power(&mut self) -> Result<Node, MathError> {
+        let base = self.postfix()?;
+        if let Some(Token::Op("^")) = self.peek() {
+            self.pos += 1;
+            self.enter()?;
+            let exponent = self.unary()?;
+            self.depth -= 1;
+            return self.node(Node::Binary("^", Box::new(base), Box::new(exponent)));
+        }
+        Ok(base)
+    }
+
+    fn postfix(&mut self) -> Result<Node, MathError> {
+        let mut node = self.primary()?;
+        while let Some(Token::Op("!")) = self.peek() {
+            let at = self.at();
+            self.pos += 1;
+            node = self.node(Node::Factorial(Box::new(node), at))?;
+        }
+        Ok(node)
+    }
+
+    fn primary(&mut self) -> Result<Node, MathError> {
+        let at = self.at();
+        let Some(spanned) = self.bump().cloned() else {
+            return Err(parse_error(at, "unexpected end of expression"));
+        };
+        match spanned.token {
+            Token::Number(n) => self.node(Node::Number(n)),
+            Token::Ident(name) => {
+                if self.peek() == Some(&Token::LParen) {
+                    self.pos += 1;
+                    let mut args = Vec::new();
+                    if self.peek() == Some(&Token::RParen) {
+                        self.pos += 1;
+                    } else {
+                        loop {
+                            args.push(self.expression(0)?);
+                            let at = self.at();
+                            match self.bump().map(|s| &s.token) {
+                                Some(Token::Comma) => {}
+                                Some(Token::RParen) => break,
+                                _ => return Err(parse_error(at, "expected `,` or `)`")),
+                            }
+                        }
+                    }
+                    self.node(Node::Call(name, args, at))
+                } else {
+                    self.node(Node::Variable(name, at))
+                }
+            }
+            Token::LParen => {
+                let inner = self.expression(0)?;
+                let at = self.at();
+                match self.bump().map(|s| &s.token) {
+                    Some(Token::RParen) => Ok(inner),
+                    _ => Err(parse_error(at, "expected `)`")),
+                }
+            }
+            Token::RParen => Err(parse_error(at, "unexpected `)`")),
+            Token::Comma => Err(parse_error(at, "unexpected `,`")),
+            Token::Separator => Err(parse_error(at, "unexpected end of statement")),
+            Token::Op(op) => Err(parse_error(at, format!("unexpected `{op}`"))),
+        }
+    }
+}
+
+/// A parsed program: statements separated by `;` or new lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    statements: Vec<Statement>,
+}
+
+/// Parses `text` within `limits`.
+pub fn parse(text: &str, limits: ExprLimits) -> Result<Program, MathError> {
+    if text.chars().count() > limits.max_chars {
+        return Err(MathError::TooComplex(format!(
+            "longer than {} characters",
+            limits.max_chars
+        )));
+    }
+    let tokens = tokenize(text)?;
+    let mut parser = Parser {
+        tokens: &tokens,
+        pos: 0,
+        depth: 0,
+        nodes: 0,
+        limits,
+        end: text.chars().count() + 1,
+    };
+    let mut statements = Vec::new();
+    loop {
+        while parser.peek() == Some(&Token::Separator) {
+            parser.pos += 1;
+        }
+        if parser.peek().is_none() {
+            break;
+        }
+        statements.push(parser.statement()?);
+        match parser.peek() {
+            None | Some(Token::Separator) => {}
+            Some(_) => {
+                let at = parser.at();
+                let found = &tokens[parser.pos].token;
+                return Err(parse_error(at, format!("unexpected {}", describe(found))));
+            }
+        }
+    }
+    if statements.is_empty() {
+        return Err(MathError::Parse("the expression is empty".into()));
+    }
+    Ok(Program { statements })
+}
+
+fn describe(token: &Token) -> String {
+    match token {
+        Token::Number(n) => format!("number `{n}`"),
+        Token::Ident(name) => format!("`{name}`"),
+        Token::Op(op) => format!("`{op}`"),
+        Token::LParen => "`(`".into(),
+        Token::RParen => "`)`".into(),
+        Token::Comma => "`,`".into(),
+        Token::Separator => "`;`".into(),
+    }
+}
+
+/// The value of the last statement and every variable assigned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub value: f64,
+    /// Booleans from comparisons are kept apart from numbers.
+    pub is_boolean: bool,
+    pub assigned: BTreeMap<String, f64>,
+}
+
+/// Evaluates `program` with `scope` (variables given by the caller).
+pub fn evaluate(program: &Program, scope: &BTreeMap<String, f64>) -> Result<Evaluation, MathError> {
+    let mut variables = scope.clone();
+    let mut assigned = BTreeMap::new();
+    let mut last = (f64::NAN, false);
+    for statement in &program.statements {
+        match statement {
+            Statement::Assign(name, node) => {
+                if constant(name).is_some() {
+                    return Err(MathError::Invalid {
+                        field: "expression".into(),
+                        message: format!("`{name}` is a constant and cannot be assigned"),
+                    });
+                }
+                let value = eval(node, &variables)?;
+                variables.insert(name.clone(), value);
+                assigned.insert(name.clone(), value);
+                last = (value, false);
+            }
+            Statement::Expr(node) => last = (eval(node, &variables)?, is_comparison(node)),
+        }
+    }
+    Ok(Evaluation {
+        value: last.0,
+        is_boolean: last.1,
+        assigned,
+    })
+}
+
+fn is_comparison(node: &Node) -> bool {
+    matches!(
+        node,
+        Node::Binary("==" | "!=" | "<" | "<=" | ">" | ">=", _, _)
+    )
+}
+
+fn constant(name: &str) -> Option<f64> {
+    Some(match name {
+        "pi" | "PI" => std::f64::consts::PI,
+        "e" | "E" => std::f64::consts::E,
+        "tau" => std::f64::consts::TAU,
+        "phi" => 1.618_033_988_749_895,
+        "LN2" => std::f64::consts::LN_2,
+        "LN10" => std::f64::consts::LN_10,
+        "LOG2E" => std::f64::consts::LOG2_E,
+        "LOG10E" => std::f64::consts::LOG10_E,
+        "SQRT2" => std::f64::consts::SQRT_2,
+        "SQRT1_2" => std::f64::consts::FRAC_1_SQRT_2,
+        "Infinity" => f64::INFINITY,
+        "NaN" => f64::NAN,
+        "true" => 1.0,
+        "false" => 0.0,
+        _ => return None,
+    })
+}
+
+fn eval(node: &Node, variables: &BTreeMap<String, f64>) -> Result<f64, MathError> {
+    Ok(match node {
+        Node::Number(n) => *n,
+        Node::Variable(name, at) => match variables.get(name) {
+            Some(v) => *v,
+            None => constant(name).ok_or_else(|| MathError::Invalid {
+                field: "expression".into(),
+                message: format!("undefined symbol `{name}` (at character {at})"),
+            })?,
+        },
+        Node::Unary(op, operand) => {
+            let v = eval(operand, variables)?;
+            if *op == "-" { -v } else { v }
+        }
+        Node::Binary(op, left, right) => {
+            let (a, b) = (eval(left, variables)?, eval(right, variables)?);
+            match *op {
+                "+" => a + b,
+                "-" => a - b,
+                "*" => a * b,
+                "/" => a / b,
+                // math.js: the result of mod has the sign of the divisor.
+                "%" => a - b * (a / b).floor(),
+                "^" => a.powf(b),
+                "==" => f64::from(u8::from(a == b)),
+                "!=" => f64::from(u8::from(a != b)),
+                "<" => f64::from(u8::from(a < b)),
+                "<=" => f64::from(u8::from(a <= b)),
+                ">" => f64::from(u8::from(a > b)),
+                ">=" => f64::from(u8::from(a >= b)),
+                other => unreachable!("the parser makes no `{other}`"),
+            }
+        }
+        Node::Factorial(operand, at) => factorial(eval(operand, variables)?, *at)?,
+        Node::Call(name, args, at) => {
+            let values = args
+                .iter()
+                .map(|a| eval(a, variables))
+                .collect::<Result<Vec<_>, _>>()?;
+            call(name, &values, *at)?
+        }
+    })
+}
+
+fn factorial(n: f64, at: usize) -> Result<f64, MathError> {
+    if n < 0.0 || n.fract() != 0.0 {
+        return Err(MathError::Invalid {
+            field: "expression".into(),
+            message: format!("factorial needs a non-negative integer, got {n} (at character {at})"),
+        });
+    }
+    if n > MAX_FACTORIAL {
+        return Ok(f64::INFINITY);
+    }
+    Ok((1..=n as u64).fold(1.0, |acc, k| acc * k as f64))
+}
+
+fn gcd(a: f64, b: f64) -> f64 {
+    let (mut a, mut b) = (a.abs(), b.abs());
+    while b > 0.0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// `n choose k` without overflowing intermediate factorials. Past `k = 1100` (with `k` the
+/// smaller side) the answer exceeds f64 anyway, so the loop stays short for any input.
+pub fn combinations(n: f64, k: f64) -> f64 {
+    let k = k.min(n - k);
+    if k > 1_100.0 {
+        return f64::INFINITY;
+    }
+    (0..k as u64)
+        .fold(1.0, |acc, i| acc * (n - i as f64) / (i as f64 + 1.0))
+        .round()
+}
+
+/// `n! / (n - k)!`; at least `k!`, so past `k = 170` it is infinite.
+fn permutations(n: f64, k: f64) -> f64 {
+    if k > MAX_FACTORIAL {
+        return f64::INFINITY;
+    }
+    ((n - k + 1.0) as u64..=n as u64).fold(1.0, |acc, i| acc * i as f64)
+}
+
+fn call(name: &str, args: &[f64], at: usize) -> Result<f64, MathError> {
+    let arity = |expected: &str, ok: bool| {
+        if ok {
+            Ok(())
+        } else {
+            Err(MathError::Invalid {
+                field: "expression".into(),
+                message: format!(
+                    "`{name}` takes {expected} argument(s), got {} (at character {at})",
+                    args.len()
+                ),
+            })
+        }
+    };
+    let integers = |values: &[f64]| {
+        if values.iter().all(|v| v.fract() == 0.0) {
+            Ok(())
+        } else {
+            Err(MathError::Invalid {
+                field: "expression".into(),
+                message: format!("`{name}` needs integers (at character {at})"),
+            })
+        }
+    };
+    let one = |f: fn(f64) -> f64| -> Result<f64, MathError> {
+        arity("1", args.len() == 1)?;
+        Ok(f(args[0]))
+    };
+    match name {
+        "sqrt" => one(f64::sqrt),
+        "cbrt" => one(f64::cbrt),
+        "abs" => one(f64::abs),
+        "exp" => one(f64::exp),
+        "expm1" => one(f64::exp_m1),
+        "log10" => one(f64::log10),
+        "log2" => one(f64::log2),
+        "log1p" => one(f64::ln_1p),
+        "ln" => one(f64::ln),
+        "sin" => one(f64::sin),
+        "cos" => one(f64::cos),
+        "tan" => one(f64::tan),
+        "asin" => one(f64::asin),
+        "acos" => one(f64::acos),
+        "atan" => one(f64::atan),
+        "sinh" => one(f64::sinh),
+        "cosh" => one(f64::cosh),
+        "tanh" => one(f64::tanh),
+        "asinh" => one(f64::asinh),
+        "acosh" => one(f64::acosh),
+        "atanh" => one(f64::atanh),
+        "sec" => one(|x| 1.0 / x.cos()),
+        "csc" => one(|x| 1.0 / x.sin()),
+        "cot" => one(|x| 1.0 / x.tan()),
+        "floor" => one(f64::floor),
+        "ceil" => one(f64::ceil),
+        "fix" => one(f64::trunc),
+        "sign" => one(|x| if x == 0.0 { 0.0 } else { x.signum() }),
+        "cube" => one(|x| x * x * x),
+        "square" => one(|x| x * x),
+        "factorial" => {
+            arity("1", args.len() == 1)?;
+            factorial(args[0], at)
+        }
+        "log" => match args {
+            [x] => Ok(x.ln()),
+            [x, base] => Ok(x.ln() / base.ln()),
+            _ => arity("1 or 2", false).map(|()| f64::NAN),
+        },
+        "round" => match args {
+            [x] => Ok(round_half_away(*x, 0)),
+            [x, digits] => {
+                integers(&[*digits])?;
+                Ok(round_half_away(*x, digits.clamp(0.0, 15.0) as i32))
+            }
+            _ => arity("1 or 2", false).map(|()| f64::NAN),
+        },
+        "pow" => {
+            arity("2", args.len() == 2)?;
+            Ok(args[0].powf(args[1]))
+        }
+        "atan2" => {
+            arity("2", args.len() == 2)?;
+            Ok(args[0].atan2(args[1]))
+        }
+        "hypot" => Ok(args.iter().map(|v| v * v).sum::<f64>().sqrt()),
+        "mod" => {
+            arity("2", args.len() == 2)?;
+            Ok(args[0] - args[1] * (args[0] / args[1]).floor())
+        }
+        "nthRoot" => {
+            arity("2", args.len() == 2)?;
+            let (x, n) = (args[0], args[1]);
+            Ok(if x < 0.0 && n % 2.0 == 1.0 {
+                -(-x).powf(1.0 / n)
+            } else {
+                x.powf(1.0 / n)
+            })
+        }
+        "min" | "max" => {
+            arity("1 or more", !args.is_empty())?;
+            Ok(args
+                .iter()
+                .copied()
+                .reduce(if name == "min" { f64::min } else { f64::max })
+                .unwrap_or(f64::NAN))
+        }
+        "sum" => Ok(args.iter().sum()),
+        "mean" => {
+            arity("1 or more", !args.is_empty())?;
+            Ok(args.iter().sum::<f64>() / args.len() as f64)
+        }
+        "gcd" | "lcm" => {
+            arity("2 or more", args.len() >= 2)?;
+            integers(args)?;
+            Ok(if name == "gcd" {
+                args.iter().copied().reduce(gcd).unwrap_or(0.0)
+            } else {
+                args.iter()
+                    .copied()
+                    .reduce(|a, b| {
+                        if a == 0.0 || b == 0.0 {
+                            0.0
+                        } else {
+                            (a * b).abs() / gcd(a, b)
+                        }
+                    })
+                    .unwrap_or(0.0)
+            })
+        }
+        "combinations" | "permutations" => {
+            arity("2", args.len() == 2)?;
+            integers(args)?;
+            let (n, k) = (args[0], args[1]);
+            if n < 0.0 || k < 0.0 || k > n {
+                return Err(MathError::Invalid {
+                    field: "expression".into(),
+                    message: format!("`{name}` needs 0 <= k <= n (at character {at})"),
+                });
+            }
+            Ok(if name == "combinations" {
+                combinations(n, k)
+            } else {
+                permutations(n, k)
+            })
+        }
+        _ => Err(MathError::Invalid {
+            field: "expression".into(),
+            message: format!("unknown function `{name}` (at character {at})"),
+        }),
+    }
+}
+
+/// Rounds half away from zero at `digits` decimals (math.js `round`).
+pub fn round_half_away(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    let scaled = x * scale;
+    // Correct representation error (1.005 * 100 = 100.49999…) before rounding.
+    let nudged = (scaled * 1e12).round() / 1e12;
+    nudged.round() / scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str) -> f64 {
+        evaluate(
+            &parse(text, ExprLimits::default()).unwrap(),
+            &BTreeMap::new(),
+        )
+        .unwrap()
+        .value
+    }
+
+    fn error(text: &str) -> String {
+        match parse(text, ExprLimits::default()).and_then(|p| evaluate(&p, &BTreeMap::new())) {
+            Err(MathError::Parse(m) | MathError::TooComplex(m)) => m,
+            Err(MathError::Invalid { message, .. }) => message,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn arithmetic_follows_math_js_precedence() {
+        assert_eq!(value("1 + 2 * 3"), 7.0);
+        assert_eq!(value("(1 + 2) * 3"), 9.0);
+        assert_eq!(value("2 ^ 3 ^ 2"), 512.0, "power is right-associative");
+        assert_eq!(
+            value("-2 ^ 2"),
+            -4.0,
+            "power binds tighter than unary minus"
+        );
+        assert_eq!(value("2 ^ -1"), 0.5);
+        assert_eq!(value("10 / 4"), 2.5);
+        assert_eq!(value("-7 % 3"), 2.0, "mod takes the divisor's sign");
+        assert_eq!(value("5!"), 120.0);
+        assert_eq!(value("3! ^ 2"), 36.0);
+        assert_eq!(value("1.5e3 + .5"), 1500.5);
+        assert_eq!(value("2 < 3"), 1.0);
+    }
+
+    #[test]
+    fn functions_and_constants() {
+        assert!((value("sin(pi / 2)") - 1.0).abs() < 1e-15);
+        assert_eq!(value("sqrt(16) + abs(-2)"), 6.0);
+        assert_eq!(value("log(8, 2)"), 3.0);
+        assert_eq!(value("log10(1000)"), 3.0);
+        assert_eq!(value("round(2.5)"), 3.0);
+        assert_eq!(value("round(-2.5)"), -3.0);
+        assert_eq!(value("round(1.005, 2)"), 1.01);
+        assert_eq!(value("gcd(12, 18) + lcm(4, 6)"), 18.0);
+        assert_eq!(value("combinations(52, 5)"), 2_598_960.0);
+        assert_eq!(value("permutations(5, 2)"), 20.0);
+        assert_eq!(value("max(1, 7, 3) - min(4, 2)"), 5.0);
+        assert_eq!(value("factorial(170) > 1e306"), 1.0);
+        assert!(value("171!").is_infinite());
+        assert_eq!(value("nthRoot(-27, 3)"), -3.0);
+    }
+
+    #[test]
+    fn statements_and_scope() {
+        let program = parse("a = 2; b = a * 3\nb + 1", ExprLimits::default()).unwrap();
+        let result = evaluate(&program, &BTreeMap::new()).unwrap();
+        assert_eq!(result.value, 7.0);
+        assert_eq!(result.assigned["a"], 2.0);
+        assert_eq!(result.assigned["b"], 6.0);
+        let scope = BTreeMap::from([("x".to_owned(), 4.0)]);
+        let program = parse("x ^ 2", ExprLimits::default()).unwrap();
+        assert_eq!(evaluate(&program, &scope).unwrap().value, 16.0);
+    }
+
+    #[test]
+    fn errors_say_where() {
+        assert_eq!(
+            error("2 +"),
+            "unexpected end of expression (at character 4)"
+        );
+        assert_eq!(error("(1 + 2"), "expected `)` (at character 7)");
+        assert_eq!(error("1 + 2)"), "unexpected `)` (at character 6)");
+        assert_eq!(error("3 # 4"), "unexpected character `#` (at character 3)");
+        assert_eq!(error("foo + 1"), "undefined symbol `foo` (at character 1)");
+        assert_eq!(error("blah(1)"), "unknown function `blah` (at character 1)");
+        assert_eq!(
+            error("(-1)!"),
+            "factorial needs a non-negative integer, got -1 (at character 5)"
+        );
+        assert_eq!(error("pi = 3"), "`pi` is a constant and cannot be assigned");
+        assert_eq!(
+            error("pow(1)"),
+            "`pow` takes 2 argument(s), got 1 (at character 1)"
+        );
+    }
+
+    #[test]
+    fn runaway_input_is_refused() {
+        let deep = format!("{}1{}", "(".repeat(100), ")".repeat(100));
+        assert_eq!(error(&deep), "nested deeper than 64 levels");
+        let long = "1+".repeat(6_000) + "1";
+        assert_eq!(error(&long), "longer than 10000 characters");
+        let many = "1+".repeat(4_999) + "1";
+        let limits = ExprLimits {
+            max_nodes: 1_000,
+            ..ExprLimits::default()
+        };
+        assert!(matches!(
+            parse(&many, limits),
+            Err(MathError::TooComplex(_))
+        ));
+        let negations = "-".repeat(200) + "1";
+        assert_eq!(error(&negations), "nested deeper than 64 levels");
+        // Loops inside functions are bounded whatever the arguments.
+        assert!(value("combinations(1e15, 5e14)").is_infinite());
+        assert!(value("permutations(1e15, 5e14)").is_infinite());
+    }
+}

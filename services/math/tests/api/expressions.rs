@@ -1,0 +1,159 @@
+//! `evaluate`: values, variables, batches, positions in parse errors, and the sandbox.
+
+use serde_json::json;
+
+use crate::{app, call, close, refuse};
+
+#[tokio::test]
+async fn evaluates_with_variables_and_statements() {
+    let app = app();
+    let answer = call(
+        &app,
+        "evaluate",
+        json!({"expression": "a = 2; b = a * 3\nb ^ 2 + x", "scope": {"x": 0.5}}),
+    )
+    .await;
+    assert_eq!(answer["result"], 36.5);
+    assert_eq!(answer["formatted"], "36.5");
+    assert_eq!(answer["type"], "number");
+    assert_eq!(answer["variables"]["a"]["value"], 2.0);
+    assert_eq!(answer["variables"]["b"]["formatted"], "6");
+
+    let answer = call(&app, "evaluate", json!({"expression": "0.1 + 0.2"})).await;
+    close(&answer["result"], 0.3);
+    assert_eq!(
+        answer["formatted"], "0.3",
+        "math.js shows 14 significant digits"
+    );
+    let answer = call(
+        &app,
+        "evaluate",
+        json!({"expression": "1/3", "precision": 4}),
+    )
+    .await;
+    assert_eq!(answer["formatted"], "0.3333");
+    let answer = call(&app, "evaluate", json!({"expression": "sqrt(2)^2 == 2"})).await;
+    assert_eq!(
+        (answer["type"].as_str(), answer["formatted"].as_str()),
+        (Some("boolean"), Some("false"))
+    );
+    let answer = call(&app, "evaluate", json!({"expression": "1/0"})).await;
+    assert_eq!(
+        (answer["result"].clone(), answer["formatted"].as_str()),
+        (json!(null), Some("Infinity"))
+    );
+}
+
+#[tokio::test]
+async fn evaluates_a_batch_in_order() {
+    let answer = call(
+        &app(),
+        "evaluate",
+        json!({"expressions": ["2 + 3", "5!", "combinations(52, 5)"]}),
+    )
+    .await;
+    let results: Vec<f64> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"].as_f64().unwrap())
+        .collect();
+    assert_eq!(results, [5.0, 120.0, 2_598_960.0]);
+}
+
+#[tokio::test]
+async fn errors_point_at_the_position() {
+    let app = app();
+    let error = refuse(
+        &app,
+        "evaluate",
+        json!({"expression": "2 * (3 + "}),
+        422,
+        "PARSE_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "expression");
+    assert_eq!(
+        error["details"][0]["message"],
+        "unexpected end of expression (at character 10)"
+    );
+    let error = refuse(
+        &app,
+        "evaluate",
+        json!({"expression": "2 + y"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(
+        error["details"][0]["message"],
+        "undefined symbol `y` (at character 5)"
+    );
+    let error = refuse(
+        &app,
+        "evaluate",
+        json!({"expressions": ["1", "1 +"]}),
+        422,
+        "PARSE_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][1]["message"], "expression 1 failed");
+    refuse(&app, "evaluate", json!({}), 422, "VALIDATION_ERROR").await;
+    let error = refuse(
+        &app,
+        "evaluate",
+        json!({"expression": "x", "scope": {"1x": 2}}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "scope.1x");
+    let error = refuse(
+        &app,
+        "evaluate",
+        json!({"expression": "1", "scope": {"x": "two"}}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "scope.x");
+}
+
+#[tokio::test]
+async fn runaway_expressions_are_refused_quickly() {
+    let app = app();
+    let started = std::time::Instant::now();
+    let deep = format!("{}1{}", "(".repeat(2_000), ")".repeat(2_000));
+    let error = refuse(
+        &app,
+        "evaluate",
+        json!({"expression": deep}),
+        422,
+        "EXPRESSION_TOO_COMPLEX",
+    )
+    .await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested deeper than 64"),
+        "{error}"
+    );
+    let long = "1+".repeat(20_000) + "1";
+    refuse(
+        &app,
+        "evaluate",
+        json!({"expression": long}),
+        422,
+        "EXPRESSION_TOO_COMPLEX",
+    )
+    .await;
+    let answer = call(
+        &app,
+        "evaluate",
+        json!({"expression": "combinations(1e15, 5e14) + 10^400"}),
+    )
+    .await;
+    assert_eq!(answer["formatted"], "Infinity");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
