@@ -19,6 +19,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(evaluate::evaluate))
         .routes(routes!(statistics::describe))
         .routes(routes!(statistics::correlation))
+        .routes(routes!(statistics::histogram))
+        .routes(routes!(statistics::regression))
+        .routes(routes!(statistics::outliers))
+        .routes(routes!(statistics::series))
         .routes(routes!(matrix::matrix))
         .routes(routes!(finance::finance))
 }

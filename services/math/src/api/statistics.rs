@@ -241,3 +241,231 @@ pub async fn correlation(
         n: r.x.len(),
     }))
 }
+
+/// A sample: numbers, or a field of each item.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SampleRequest {
+    #[serde(default)]
+    pub values: Option<Vec<f64>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub items: Option<Vec<Value>>,
+    /// Dot path into each item.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// `histogram`: number of bins (default: Sturges' rule).
+    #[serde(default)]
+    pub bins: Option<usize>,
+    /// `histogram`: [low, high] (default: the sample's min and max).
+    #[serde(default)]
+    pub range: Option<[f64; 2]>,
+    /// `outliers`: `iqr` (Tukey's fences, default) or `zscore`.
+    #[serde(default)]
+    pub method: Option<OutlierMethod>,
+    /// `outliers`: k for the IQR fences (default 1.5) or the |z| limit (default 3).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// `series`: what to compute.
+    #[serde(default)]
+    pub operation: Option<SeriesOperation>,
+    /// `series` `movingAverage`: values per window.
+    #[serde(default)]
+    pub window: Option<usize>,
+}
+
+impl SampleRequest {
+    fn sample(&self) -> Result<Vec<f64>, ApiError> {
+        sample(&DescribeRequest {
+            values: self.values.clone(),
+            items: self.items.clone(),
+            field: self.field.clone(),
+            percentiles: None,
+        })
+    }
+}
+
+/// Outlier rule.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OutlierMethod {
+    Iqr,
+    Zscore,
+}
+
+/// A transformation of a series.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SeriesOperation {
+    /// Trailing mean over `window` values; `null` until the window fills.
+    MovingAverage,
+    CumulativeSum,
+    /// Min-max to 0..1.
+    Normalize,
+    /// Standard scores (sample standard deviation).
+    Zscore,
+}
+
+/// Equal-width bins (numpy.histogram's edges and counting).
+#[utoipa::path(
+    post,
+    path = "/api/v1/math/statistics/histogram",
+    tag = "statistics",
+    request_body = SampleRequest,
+    responses((status = 200, description = "`{\"bins\": [{\"from\", \"to\", \"count\"}]}`", body = Object))
+)]
+pub async fn histogram(
+    State(state): State<AppState>,
+    ApiJson(r): ApiJson<SampleRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let values = r.sample()?;
+    let bins = statistics::histogram(&values, r.bins, r.range.map(|[low, high]| (low, high)));
+    state.record("histogram", bins.is_ok());
+    let bins: Vec<Value> = bins?
+        .iter()
+        .map(|b| serde_json::json!({"from": b.from, "to": b.to, "count": b.count}))
+        .collect();
+    Ok(Json(serde_json::json!({ "bins": bins })))
+}
+
+/// Outliers by Tukey's IQR fences or by z-score.
+#[utoipa::path(
+    post,
+    path = "/api/v1/math/statistics/outliers",
+    tag = "statistics",
+    request_body = SampleRequest,
+    responses((status = 200, description = "`{\"outliers\": [{\"index\", \"value\"}], \"lower\", \"upper\"}`", body = Object))
+)]
+pub async fn outliers(
+    State(state): State<AppState>,
+    ApiJson(r): ApiJson<SampleRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let values = r.sample()?;
+    let rule = match r.method.unwrap_or(OutlierMethod::Iqr) {
+        OutlierMethod::Iqr => statistics::OutlierRule::Iqr(r.threshold.unwrap_or(1.5)),
+        OutlierMethod::Zscore => statistics::OutlierRule::ZScore(r.threshold.unwrap_or(3.0)),
+    };
+    let found = statistics::outliers(&values, rule);
+    state.record("outliers", found.is_ok());
+    let (indexes, lower, upper) = found?;
+    let outliers: Vec<Value> = indexes
+        .iter()
+        .map(|i| serde_json::json!({"index": i, "value": values[*i]}))
+        .collect();
+    Ok(Json(
+        serde_json::json!({"outliers": outliers, "lower": lower, "upper": upper}),
+    ))
+}
+
+/// Moving average, cumulative sum, min-max normalization or z-scores of a series.
+#[utoipa::path(
+    post,
+    path = "/api/v1/math/statistics/series",
+    tag = "statistics",
+    request_body = SampleRequest,
+    responses((status = 200, description = "`{\"result\": [number | null]}`", body = Object))
+)]
+pub async fn series(
+    State(state): State<AppState>,
+    ApiJson(r): ApiJson<SampleRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let values = r.sample()?;
+    let Some(operation) = r.operation else {
+        return Err(ApiError::invalid_field(
+            "operation",
+            "movingAverage, cumulativeSum, normalize or zscore",
+        ));
+    };
+    let result: Result<Vec<Option<f64>>, _> = match operation {
+        SeriesOperation::MovingAverage => {
+            let window = r
+                .window
+                .ok_or_else(|| ApiError::invalid_field("window", "movingAverage needs it"))?;
+            statistics::moving_average(&values, window)
+        }
+        SeriesOperation::CumulativeSum => {
+            statistics::cumulative_sum(&values).map(|v| v.into_iter().map(Some).collect())
+        }
+        SeriesOperation::Normalize => {
+            statistics::normalize(&values).map(|v| v.into_iter().map(Some).collect())
+        }
+        SeriesOperation::Zscore => {
+            statistics::zscores(&values).map(|v| v.into_iter().map(Some).collect())
+        }
+    };
+    state.record("series", result.is_ok());
+    Ok(Json(serde_json::json!({ "result": result? })))
+}
+
+/// The curve to fit.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RegressionModel {
+    /// y = c0 + c1·x
+    #[default]
+    Linear,
+    /// y = c0 + c1·x + … + cn·xⁿ (`degree` n, at most 10)
+    Polynomial,
+    /// y = a·e^(b·x) (fitted on ln y; y > 0)
+    Exponential,
+}
+
+/// Points to fit, and where to predict.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"x": [1, 2, 3, 4, 5], "y": [2, 4, 5, 4, 5], "model": "linear", "predict": [6]}))]
+pub struct RegressionRequest {
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+    #[serde(default)]
+    pub model: RegressionModel,
+    /// Polynomial degree (default 2).
+    #[serde(default)]
+    pub degree: Option<usize>,
+    /// x values to predict y at.
+    #[serde(default)]
+    pub predict: Vec<f64>,
+}
+
+/// Least-squares linear, polynomial or exponential regression with r² and predictions.
+#[utoipa::path(
+    post,
+    path = "/api/v1/math/statistics/regression",
+    tag = "statistics",
+    request_body = RegressionRequest,
+    responses((status = 200, description = "`{\"coefficients\", \"rSquared\", \"predictions\"}`; polynomial coefficients start at x⁰, exponential ones are [a, b]", body = Object))
+)]
+pub async fn regression(
+    State(state): State<AppState>,
+    ApiJson(r): ApiJson<RegressionRequest>,
+) -> Result<Json<Value>, ApiError> {
+    if r.x.len() > MAX_VALUES || r.predict.len() > MAX_VALUES {
+        return Err(ApiError::invalid_field(
+            "x",
+            format!("at most {MAX_VALUES} values"),
+        ));
+    }
+    let model = match r.model {
+        RegressionModel::Linear => statistics::Model::Polynomial(1),
+        RegressionModel::Polynomial => statistics::Model::Polynomial(r.degree.unwrap_or(2)),
+        RegressionModel::Exponential => statistics::Model::Exponential,
+    };
+    let (x, y) = (r.x, r.y);
+    let fit = state
+        .cpu
+        .run(move || statistics::regression(&x, &y, model).map_err(ApiError::from))
+        .await;
+    state.record("regression", fit.is_ok());
+    let fit = fit?;
+    let predictions: Vec<Value> = r
+        .predict
+        .iter()
+        .map(|x| serde_json::json!({"x": x, "y": statistics::predict(&fit, model, *x)}))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "model": r.model,
+        "coefficients": fit.coefficients,
+        "rSquared": fit.r_squared,
+        "predictions": predictions,
+    })))
+}

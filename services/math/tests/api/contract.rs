@@ -5,10 +5,14 @@ use std::path::Path;
 use crate::app;
 
 const SNAPSHOT: &str = "tests/api/openapi.snapshot.json";
-const OPERATIONS: [&str; 5] = [
+const OPERATIONS: [&str; 9] = [
     "evaluate",
     "statistics/describe",
     "statistics/correlation",
+    "statistics/histogram",
+    "statistics/regression",
+    "statistics/outliers",
+    "statistics/series",
     "matrix",
     "finance",
 ];

@@ -237,3 +237,72 @@ async fn finance_matches_the_spreadsheet() {
     .await;
     assert_eq!(error["details"][0]["field"], "bogus");
 }
+
+#[tokio::test]
+async fn histogram_regression_outliers_and_series() {
+    let app = app();
+    let histogram = call(
+        &app,
+        "statistics/histogram",
+        json!({"values": [1, 2, 2, 3, 3, 3, 4, 4, 4, 4], "bins": 3}),
+    )
+    .await;
+    let counts: Vec<u64> = histogram["bins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [1, 2, 7], "numpy.histogram");
+
+    let line = call(
+        &app,
+        "statistics/regression",
+        json!({"x": [1, 2, 3, 4, 5], "y": [2, 4, 5, 4, 5], "predict": [6]}),
+    )
+    .await;
+    close(&line["coefficients"][0], 2.2);
+    close(&line["coefficients"][1], 0.6);
+    close(&line["rSquared"], 0.6);
+    close(&line["predictions"][0]["y"], 5.8);
+    let quadratic = call(
+        &app,
+        "statistics/regression",
+        json!({"x": [0, 1, 2, 3, 4], "y": [1, 3, 7, 13, 21], "model": "polynomial", "degree": 2}),
+    )
+    .await;
+    close(&quadratic["coefficients"][2], 1.0);
+    let error = refuse(
+        &app,
+        "statistics/regression",
+        json!({"x": [0, 1], "y": [1, -1], "model": "exponential"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "y[1]");
+
+    let found = call(
+        &app,
+        "statistics/outliers",
+        json!({"values": [10, 12, 11, 13, 12, 95, 11]}),
+    )
+    .await;
+    assert_eq!(found["outliers"], json!([{"index": 5, "value": 95.0}]));
+    let averaged = call(
+        &app,
+        "statistics/series",
+        json!({"values": [1, 2, 3, 4], "operation": "movingAverage", "window": 2}),
+    )
+    .await;
+    assert_eq!(averaged["result"], json!([null, 1.5, 2.5, 3.5]));
+    let error = refuse(
+        &app,
+        "statistics/series",
+        json!({"values": [1, 2], "operation": "movingAverage"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "window");
+}
