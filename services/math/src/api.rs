@@ -32,10 +32,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NumberOut {
-    /// The value; `null` when it is not finite.
+    /// The value (in `unit`, if any); `null` when it is not finite.
     pub value: Option<f64>,
-    /// The value as text (`"Infinity"`, `"-Infinity"` and `"NaN"` included).
+    /// The value as text with its unit (`"Infinity"`, `"-Infinity"` and `"NaN"` included).
     pub formatted: String,
+    /// The unit the value is in (`km / h`), for quantities.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// Formats like math.js: up to `precision` significant digits, no trailing zeros.
@@ -66,7 +69,19 @@ impl NumberOut {
         Self {
             value: value.is_finite().then_some(value),
             formatted: format_number(value, precision),
+            unit: None,
         }
+    }
+
+    /// A value that may carry a unit.
+    pub fn quantity(value: &crate::domain::expr::Value, precision: Option<u32>) -> Self {
+        let mut out = Self::new(value.number, precision);
+        if let Some(unit) = &value.unit {
+            let unit = unit.to_string();
+            out.formatted = format!("{} {unit}", out.formatted);
+            out.unit = Some(unit);
+        }
+        out
     }
 }
 

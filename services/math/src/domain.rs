@@ -4,6 +4,7 @@ pub mod expr;
 pub mod finance;
 pub mod matrix;
 pub mod statistics;
+pub mod units;
 
 /// Why a computation could not be done.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

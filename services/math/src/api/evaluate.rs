@@ -21,8 +21,9 @@ const MAX_EXPRESSIONS: usize = 1_000;
 #[schema(example = json!({"expression": "a = 2; b = a * 3; b ^ 2", "scope": {"x": 4}}))]
 pub struct EvaluateRequest {
     /// math.js notation: `+ - * / % ^ !`, comparisons, functions (`sqrt`, `log(x, base)`,
-    /// `round(x, n)`, `gcd`, `combinations`…), constants (`pi`, `e`…), assignments and several
-    /// statements separated by `;` or new lines.
+    /// `round(x, n)`, `gcd`, `combinations`…), constants (`pi`, `e`…), units and conversion
+    /// (`5 cm to inch`, `60 km/h to m/s`, `100 degC to degF`, `1.5 GiB in MiB`), assignments and
+    /// several statements separated by `;` or new lines.
     #[serde(default)]
     pub expression: Option<String>,
     /// Several expressions (at most 1000), each evaluated on its own with the same scope.
@@ -40,13 +41,17 @@ pub struct EvaluateRequest {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EvaluateResult {
-    /// The value; `null` when not finite (see `formatted`), 1/0 for comparisons.
+    /// The value (in `unit` for quantities); `null` when not finite (see `formatted`), 1/0 for
+    /// comparisons.
     pub result: Option<f64>,
-    /// The value as text.
+    /// The value as text, with its unit.
     pub formatted: String,
-    /// `number` or `boolean`.
+    /// `number`, `boolean` or `quantity`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The unit of a quantity (`inch`, `km / h`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
     /// Variables the expression assigned.
     pub variables: BTreeMap<String, NumberOut>,
 }
@@ -66,14 +71,16 @@ fn run(
 ) -> Result<EvaluateResult, ApiError> {
     let program = expr::parse(text, ExprLimits::default())?;
     let evaluation = expr::evaluate(&program, scope)?;
-    let number = NumberOut::new(evaluation.value, precision);
+    let number = NumberOut::quantity(&evaluation.value, precision);
     let (result, formatted, kind) = if evaluation.is_boolean {
-        let truth = evaluation.value != 0.0;
+        let truth = evaluation.value.number != 0.0;
         (
             Some(f64::from(u8::from(truth))),
             truth.to_string(),
             "boolean",
         )
+    } else if number.unit.is_some() {
+        (number.value, number.formatted, "quantity")
     } else {
         (number.value, number.formatted, "number")
     };
@@ -81,10 +88,11 @@ fn run(
         result,
         formatted,
         kind: kind.into(),
+        unit: number.unit,
         variables: evaluation
             .assigned
-            .into_iter()
-            .map(|(name, value)| (name, NumberOut::new(value, precision)))
+            .iter()
+            .map(|(name, value)| (name.clone(), NumberOut::quantity(value, precision)))
             .collect(),
     })
 }

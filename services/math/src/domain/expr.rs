@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::MathError;
+use super::units::{self, Unit};
 
 /// Limits on one evaluation.
 #[derive(Debug, Clone, Copy)]
@@ -155,6 +156,8 @@ enum Node {
     Binary(&'static str, Box<Node>, Box<Node>),
     Factorial(Box<Node>, usize),
     Call(String, Vec<Node>, usize),
+    /// `value to unit`.
+    Convert(Box<Node>, Box<Node>, usize),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -226,16 +229,28 @@ impl Parser<'_> {
         self.enter()?;
         let mut left = self.unary()?;
         loop {
-            let (op, level) = match self.peek() {
-                Some(Token::Op(op @ ("==" | "!=" | "<" | "<=" | ">" | ">="))) => (*op, 1),
-                Some(Token::Op(op @ ("+" | "-"))) => (*op, 2),
-                Some(Token::Op(op @ ("*" | "/" | "%" | ".*" | "./"))) => (*op, 3),
+            // `to`/`in` convert units (lowest); a name right after an operand multiplies
+            // (`5 cm`, `2 pi`, `60 km/h`), as in math.js.
+            let (op, level, implicit) = match self.peek() {
+                Some(Token::Ident(word)) if word == "to" || word == "in" => ("to", 0, false),
+                Some(Token::Op(op @ ("==" | "!=" | "<" | "<=" | ">" | ">="))) => (*op, 1, false),
+                Some(Token::Op(op @ ("+" | "-"))) => (*op, 2, false),
+                Some(Token::Op(op @ ("*" | "/" | "%" | ".*" | "./"))) => (*op, 3, false),
+                Some(Token::Ident(_)) => ("*", 3, true),
                 _ => break,
             };
             if level < min_level {
                 break;
             }
-            self.pos += 1;
+            let at = self.at();
+            if !implicit {
+                self.pos += 1;
+            }
+            if op == "to" {
+                let target = self.expression(1)?;
+                left = self.node(Node::Convert(Box::new(left), Box::new(target), at))?;
+                continue;
+            }
             let right = self.expression(level + 1)?;
             let op = match op {
                 ".*" => "*",
@@ -388,20 +403,51 @@ fn describe(token: &Token) -> String {
     }
 }
 
+/// A number, possibly with a unit (kept in the unit it is shown in).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub number: f64,
+    pub unit: Option<Unit>,
+}
+
+impl Value {
+    pub fn plain(number: f64) -> Self {
+        Self { number, unit: None }
+    }
+
+    /// The plain number, converting dimensionless units (`m/km`) and refusing real ones.
+    fn number_for(&self, what: &str, at: usize) -> Result<f64, MathError> {
+        match &self.unit {
+            None => Ok(self.number),
+            Some(unit) if unit.is_dimensionless() => Ok(self.number * unit.scale),
+            Some(unit) => Err(MathError::invalid(
+                "expression",
+                format!(
+                    "{what} needs a plain number, got {} {unit} (at character {at})",
+                    self.number
+                ),
+            )),
+        }
+    }
+}
+
 /// The value of the last statement and every variable assigned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
-    pub value: f64,
+    pub value: Value,
     /// Booleans from comparisons are kept apart from numbers.
     pub is_boolean: bool,
-    pub assigned: BTreeMap<String, f64>,
+    pub assigned: BTreeMap<String, Value>,
 }
 
 /// Evaluates `program` with `scope` (variables given by the caller).
 pub fn evaluate(program: &Program, scope: &BTreeMap<String, f64>) -> Result<Evaluation, MathError> {
-    let mut variables = scope.clone();
+    let mut variables: BTreeMap<String, Value> = scope
+        .iter()
+        .map(|(name, v)| (name.clone(), Value::plain(*v)))
+        .collect();
     let mut assigned = BTreeMap::new();
-    let mut last = (f64::NAN, false);
+    let mut last = (Value::plain(f64::NAN), false);
     for statement in &program.statements {
         match statement {
             Statement::Assign(name, node) => {
@@ -412,8 +458,8 @@ pub fn evaluate(program: &Program, scope: &BTreeMap<String, f64>) -> Result<Eval
                     });
                 }
                 let value = eval(node, &variables)?;
-                variables.insert(name.clone(), value);
-                assigned.insert(name.clone(), value);
+                variables.insert(name.clone(), value.clone());
+                assigned.insert(name.clone(), value.clone());
                 last = (value, false);
             }
             Statement::Expr(node) => last = (eval(node, &variables)?, is_comparison(node)),
@@ -453,48 +499,236 @@ fn constant(name: &str) -> Option<f64> {
     })
 }
 
-fn eval(node: &Node, variables: &BTreeMap<String, f64>) -> Result<f64, MathError> {
+fn truth(b: bool) -> Value {
+    Value::plain(f64::from(u8::from(b)))
+}
+
+fn eval(node: &Node, variables: &BTreeMap<String, Value>) -> Result<Value, MathError> {
     Ok(match node {
-        Node::Number(n) => *n,
+        Node::Number(n) => Value::plain(*n),
         Node::Variable(name, at) => match variables.get(name) {
-            Some(v) => *v,
-            None => constant(name).ok_or_else(|| MathError::Invalid {
-                field: "expression".into(),
-                message: format!("undefined symbol `{name}` (at character {at})"),
-            })?,
+            Some(v) => v.clone(),
+            None => match (constant(name), units::lookup(name)) {
+                (Some(c), _) => Value::plain(c),
+                (None, Some(unit)) => Value {
+                    number: 1.0,
+                    unit: Some(unit),
+                },
+                (None, None) => {
+                    return Err(MathError::Invalid {
+                        field: "expression".into(),
+                        message: format!("undefined symbol `{name}` (at character {at})"),
+                    });
+                }
+            },
         },
         Node::Unary(op, operand) => {
             let v = eval(operand, variables)?;
-            if *op == "-" { -v } else { v }
-        }
-        Node::Binary(op, left, right) => {
-            let (a, b) = (eval(left, variables)?, eval(right, variables)?);
-            match *op {
-                "+" => a + b,
-                "-" => a - b,
-                "*" => a * b,
-                "/" => a / b,
-                // math.js: the result of mod has the sign of the divisor.
-                "%" => a - b * (a / b).floor(),
-                "^" => a.powf(b),
-                "==" => f64::from(u8::from(a == b)),
-                "!=" => f64::from(u8::from(a != b)),
-                "<" => f64::from(u8::from(a < b)),
-                "<=" => f64::from(u8::from(a <= b)),
-                ">" => f64::from(u8::from(a > b)),
-                ">=" => f64::from(u8::from(a >= b)),
-                other => unreachable!("the parser makes no `{other}`"),
+            if *op == "-" {
+                Value {
+                    number: -v.number,
+                    unit: v.unit,
+                }
+            } else {
+                v
             }
         }
-        Node::Factorial(operand, at) => factorial(eval(operand, variables)?, *at)?,
+        Node::Binary(op, left, right) => {
+            binary(op, eval(left, variables)?, eval(right, variables)?)?
+        }
+        Node::Factorial(operand, at) => {
+            let n = eval(operand, variables)?.number_for("factorial", *at)?;
+            Value::plain(factorial(n, *at)?)
+        }
         Node::Call(name, args, at) => {
             let values = args
                 .iter()
                 .map(|a| eval(a, variables))
                 .collect::<Result<Vec<_>, _>>()?;
-            call(name, &values, *at)?
+            call_with_units(name, &values, *at)?
+        }
+        Node::Convert(value, target, at) => {
+            let value = eval(value, variables)?;
+            let target = eval(target, variables)?;
+            let (Some(from), Some(to)) = (&value.unit, &target.unit) else {
+                return Err(MathError::invalid(
+                    "expression",
+                    format!(
+                        "`to` converts a quantity with a unit into another unit (at character {at})"
+                    ),
+                ));
+            };
+            if target.number != 1.0 {
+                return Err(MathError::invalid(
+                    "expression",
+                    format!(
+                        "the target of `to` must be a unit, not a quantity (at character {at})"
+                    ),
+                ));
+            }
+            Value {
+                number: from.convert(value.number, to)?,
+                unit: Some(to.clone()),
+            }
         }
     })
+}
+
+fn binary(op: &str, a: Value, b: Value) -> Result<Value, MathError> {
+    // Plain numbers: the common case, no unit bookkeeping.
+    if a.unit.is_none() && b.unit.is_none() {
+        let (x, y) = (a.number, b.number);
+        return Ok(match op {
+            "+" => Value::plain(x + y),
+            "-" => Value::plain(x - y),
+            "*" => Value::plain(x * y),
+            "/" => Value::plain(x / y),
+            // math.js: the result of mod has the sign of the divisor.
+            "%" => Value::plain(x - y * (x / y).floor()),
+            "^" => Value::plain(x.powf(y)),
+            "==" => truth(x == y),
+            "!=" => truth(x != y),
+            "<" => truth(x < y),
+            "<=" => truth(x <= y),
+            ">" => truth(x > y),
+            ">=" => truth(x >= y),
+            other => unreachable!("the parser makes no `{other}`"),
+        });
+    }
+    match op {
+        "*" | "/" => {
+            let sign = if op == "*" { 1 } else { -1 };
+            let number = if sign > 0 {
+                a.number * b.number
+            } else {
+                a.number / b.number
+            };
+            let unit = match (a.unit, b.unit) {
+                (Some(u), Some(v)) => Some(u.combine(&v, sign)),
+                (Some(u), None) => Some(u),
+                (None, Some(v)) if sign > 0 => Some(v),
+                (None, Some(v)) => Some(Unit::one().combine(&v, -1)),
+                (None, None) => None,
+            };
+            Ok(Value {
+                number,
+                unit: unit.filter(|u| !u.parts.is_empty()),
+            })
+        }
+        "^" => {
+            let exponent = b.number_for("an exponent", 0)?;
+            let unit = a.unit.as_ref().map(|u| {
+                if exponent.fract() == 0.0 {
+                    u.powi(exponent as i32)
+                } else {
+                    Err(MathError::invalid(
+                        "expression",
+                        "units can only be raised to whole powers",
+                    ))
+                }
+            });
+            Ok(Value {
+                number: a.number.powf(exponent),
+                unit: unit.transpose()?,
+            })
+        }
+        _ => {
+            // Sums and comparisons: both sides in the left side's unit.
+            let (Some(unit), Some(other)) = (&a.unit, &b.unit) else {
+                return Err(MathError::invalid(
+                    "expression",
+                    format!("cannot combine a plain number and a quantity with `{op}`"),
+                ));
+            };
+            let y = other.convert(b.number, unit)?;
+            let x = a.number;
+            Ok(match op {
+                "+" => Value {
+                    number: x + y,
+                    unit: a.unit,
+                },
+                "-" => Value {
+                    number: x - y,
+                    unit: a.unit,
+                },
+                "%" => Value {
+                    number: x - y * (x / y).floor(),
+                    unit: a.unit,
+                },
+                "==" => truth(x == y),
+                "!=" => truth(x != y),
+                "<" => truth(x < y),
+                "<=" => truth(x <= y),
+                ">" => truth(x > y),
+                ">=" => truth(x >= y),
+                other => unreachable!("the parser makes no `{other}`"),
+            })
+        }
+    }
+}
+
+/// Functions that understand units: trigonometry takes angles, rounding keeps the unit, `sqrt`
+/// halves even powers; every other function needs plain numbers.
+fn call_with_units(name: &str, args: &[Value], at: usize) -> Result<Value, MathError> {
+    if args.iter().all(|a| a.unit.is_none()) {
+        let numbers: Vec<f64> = args.iter().map(|a| a.number).collect();
+        return call(name, &numbers, at).map(Value::plain);
+    }
+    match (name, args) {
+        ("sin" | "cos" | "tan" | "sec" | "csc" | "cot", [angle]) => {
+            let radians = units::lookup("rad")
+                .ok_or_else(|| MathError::invalid("expression", "no radians"))?;
+            let unit = angle
+                .unit
+                .as_ref()
+                .ok_or_else(|| MathError::invalid("expression", "no unit"))?;
+            let x = unit.convert(angle.number, &radians)?;
+            call(name, &[x], at).map(Value::plain)
+        }
+        ("abs" | "floor" | "ceil" | "fix" | "round", [first, rest @ ..])
+            if rest.iter().all(|r| r.unit.is_none()) =>
+        {
+            let mut numbers = vec![first.number];
+            numbers.extend(rest.iter().map(|r| r.number));
+            Ok(Value {
+                number: call(name, &numbers, at)?,
+                unit: first.unit.clone(),
+            })
+        }
+        ("sqrt", [value]) => {
+            let unit = value
+                .unit
+                .as_ref()
+                .ok_or_else(|| MathError::invalid("expression", "no unit"))?;
+            if unit.dimensions.iter().any(|d| d % 2 != 0)
+                || unit.parts.iter().any(|(_, p)| p % 2 != 0)
+            {
+                return Err(MathError::invalid(
+                    "expression",
+                    format!("sqrt of {unit} has no unit (at character {at})"),
+                ));
+            }
+            let mut root = unit.clone();
+            for d in &mut root.dimensions {
+                *d /= 2;
+            }
+            for part in &mut root.parts {
+                part.1 /= 2;
+            }
+            root.scale = unit.scale.sqrt();
+            Ok(Value {
+                number: value.number.sqrt(),
+                unit: Some(root),
+            })
+        }
+        _ => {
+            let numbers = args
+                .iter()
+                .map(|a| a.number_for(&format!("`{name}`"), at))
+                .collect::<Result<Vec<_>, _>>()?;
+            call(name, &numbers, at).map(Value::plain)
+        }
+    }
 }
 
 fn factorial(n: f64, at: usize) -> Result<f64, MathError> {
@@ -704,12 +938,20 @@ mod tests {
     use super::*;
 
     fn value(text: &str) -> f64 {
-        evaluate(
+        quantity(text).0
+    }
+
+    fn quantity(text: &str) -> (f64, String) {
+        let result = evaluate(
             &parse(text, ExprLimits::default()).unwrap(),
             &BTreeMap::new(),
         )
         .unwrap()
-        .value
+        .value;
+        (
+            result.number,
+            result.unit.map(|u| u.to_string()).unwrap_or_default(),
+        )
     }
 
     fn error(text: &str) -> String {
@@ -761,12 +1003,40 @@ mod tests {
     fn statements_and_scope() {
         let program = parse("a = 2; b = a * 3\nb + 1", ExprLimits::default()).unwrap();
         let result = evaluate(&program, &BTreeMap::new()).unwrap();
-        assert_eq!(result.value, 7.0);
-        assert_eq!(result.assigned["a"], 2.0);
-        assert_eq!(result.assigned["b"], 6.0);
+        assert_eq!(result.value, Value::plain(7.0));
+        assert_eq!(result.assigned["a"], Value::plain(2.0));
+        assert_eq!(result.assigned["b"], Value::plain(6.0));
         let scope = BTreeMap::from([("x".to_owned(), 4.0)]);
         let program = parse("x ^ 2", ExprLimits::default()).unwrap();
-        assert_eq!(evaluate(&program, &scope).unwrap().value, 16.0);
+        assert_eq!(
+            evaluate(&program, &scope).unwrap().value,
+            Value::plain(16.0)
+        );
+    }
+
+    #[test]
+    fn units_convert_and_combine() {
+        let (v, unit) = quantity("5 cm to inch");
+        assert!((v - 1.968_503_937_007_874).abs() < 1e-12);
+        assert_eq!(unit, "inch");
+        let (v, unit) = quantity("100 degC to degF");
+        assert!((v - 212.0).abs() < 1e-9);
+        assert_eq!(unit, "degF");
+        let (v, unit) = quantity("60 km/h to m/s");
+        assert!((v - 16.666_666_666_666_668).abs() < 1e-9);
+        assert_eq!(unit, "m / s");
+        assert_eq!(quantity("1.5 GiB in MiB"), (1_536.0, "MiB".into()));
+        assert_eq!(quantity("2 m * 3 m"), (6.0, "m^2".into()));
+        let (v, unit) = quantity("1 m + 20 cm");
+        assert!((v - 1.2).abs() < 1e-12);
+        assert_eq!(unit, "m");
+        assert!((value("sin(90 deg)") - 1.0).abs() < 1e-15);
+        assert_eq!(quantity("sqrt(16 m^2)"), (4.0, "m".into()));
+        assert_eq!(value("1 km > 900 m"), 1.0);
+        assert_eq!(quantity("2 pi"), (std::f64::consts::TAU, String::new()));
+        assert!(error("1 kg to m").contains("different things"));
+        assert!(error("5 to cm").contains("converts a quantity"));
+        assert!(error("1 m + 2").contains("plain number and a quantity"));
     }
 
     #[test]

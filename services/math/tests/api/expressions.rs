@@ -157,3 +157,51 @@ async fn runaway_expressions_are_refused_quickly() {
     assert_eq!(answer["formatted"], "Infinity");
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn units_convert_like_math_js() {
+    let app = app();
+    let answer = call(
+        &app,
+        "evaluate",
+        json!({"expression": "5 cm to inch", "precision": 5}),
+    )
+    .await;
+    assert_eq!(answer["type"], "quantity");
+    assert_eq!(answer["unit"], "inch");
+    assert_eq!(answer["formatted"], "1.9685 inch");
+    close(&answer["result"], 1.968_503_937_007_874);
+    let answer = call(
+        &app,
+        "evaluate",
+        json!({"expression": "speed = 90 km/h; speed to m/s"}),
+    )
+    .await;
+    close(&answer["result"], 25.0);
+    assert_eq!(answer["unit"], "m / s");
+    assert_eq!(answer["variables"]["speed"]["formatted"], "90 km / h");
+    let answer = call(&app, "evaluate", json!({"expression": "37 degC to degF"})).await;
+    close(&answer["result"], 98.6);
+    let answer = call(
+        &app,
+        "evaluate",
+        json!({"expression": "2.5 GB in MiB", "precision": 6}),
+    )
+    .await;
+    assert_eq!(answer["formatted"], "2384.19 MiB");
+    let error = refuse(
+        &app,
+        "evaluate",
+        json!({"expression": "3 kg to km"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert!(
+        error["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot convert kg to km"),
+        "{error}"
+    );
+}
