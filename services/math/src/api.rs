@@ -23,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(statistics::regression))
         .routes(routes!(statistics::outliers))
         .routes(routes!(statistics::series))
+        .routes(routes!(statistics::hypothesis_test))
         .routes(routes!(matrix::matrix))
         .routes(routes!(finance::finance))
 }

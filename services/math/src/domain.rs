@@ -2,6 +2,7 @@
 
 pub mod expr;
 pub mod finance;
+pub mod hypothesis;
 pub mod matrix;
 pub mod statistics;
 pub mod units;

@@ -469,3 +469,111 @@ pub async fn regression(
         "predictions": predictions,
     })))
 }
+
+/// A hypothesis test (two-sided p-values, as scipy.stats computes them).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum HypothesisTest {
+    /// One-sample t-test of mean(a) = mu (default mu 0).
+    TTest,
+    /// Two-sample t-test with pooled variance.
+    TTestIndependent,
+    /// Welch's two-sample t-test (unequal variances).
+    WelchTTest,
+    /// Paired t-test of a[i] − b[i].
+    TTestPaired,
+    /// Goodness of fit of `observed` counts to `expected` (uniform when absent).
+    ChiSquare,
+    /// Independence in a contingency `table` (Yates' correction for 2×2).
+    ChiSquareContingency,
+    /// Mann–Whitney U of a against b (normal approximation with tie and continuity correction).
+    MannWhitney,
+}
+
+/// Samples and options for a test.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"test": "welchTTest", "a": [5.1, 4.9, 5.6, 5.8, 6.0], "b": [4.2, 4.8, 5.0, 4.6]}))]
+pub struct TestRequest {
+    pub test: HypothesisTest,
+    #[serde(default)]
+    pub a: Option<Vec<f64>>,
+    #[serde(default)]
+    pub b: Option<Vec<f64>>,
+    /// The hypothesized mean for `tTest` (default 0).
+    #[serde(default)]
+    pub mu: Option<f64>,
+    #[serde(default)]
+    pub observed: Option<Vec<f64>>,
+    #[serde(default)]
+    pub expected: Option<Vec<f64>>,
+    /// Rows of counts for `chiSquareContingency`.
+    #[serde(default)]
+    pub table: Option<Vec<Vec<f64>>>,
+}
+
+/// A test's statistic and p-value.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResponse {
+    pub test: HypothesisTest,
+    /// t, χ² or U.
+    pub statistic: f64,
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// Degrees of freedom (not for Mann–Whitney).
+    pub df: Option<f64>,
+}
+
+fn given<'a>(value: &'a Option<Vec<f64>>, field: &str) -> Result<&'a [f64], ApiError> {
+    let values = value
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid_field(field, "this test needs it"))?;
+    if values.len() > MAX_VALUES {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("at most {MAX_VALUES} values"),
+        ));
+    }
+    Ok(values)
+}
+
+/// t-tests (one sample, independent, Welch, paired), chi-square (fit, contingency) and
+/// Mann–Whitney U, with p-values matching scipy.stats.
+#[utoipa::path(
+    post,
+    path = "/api/v1/math/statistics/test",
+    tag = "statistics",
+    request_body = TestRequest,
+    responses((status = 200, description = "The statistic and p-value", body = TestResponse))
+)]
+pub async fn hypothesis_test(
+    State(state): State<AppState>,
+    ApiJson(r): ApiJson<TestRequest>,
+) -> Result<Json<TestResponse>, ApiError> {
+    use crate::domain::hypothesis as h;
+    use HypothesisTest as T;
+    let outcome = match r.test {
+        T::TTest => h::t_test_one_sample(given(&r.a, "a")?, r.mu.unwrap_or(0.0)),
+        T::TTestIndependent => h::t_test_two_sample(given(&r.a, "a")?, given(&r.b, "b")?, true),
+        T::WelchTTest => h::t_test_two_sample(given(&r.a, "a")?, given(&r.b, "b")?, false),
+        T::TTestPaired => h::t_test_paired(given(&r.a, "a")?, given(&r.b, "b")?),
+        T::ChiSquare => h::chi_square_fit(given(&r.observed, "observed")?, r.expected.as_deref()),
+        T::ChiSquareContingency => {
+            let table = r
+                .table
+                .as_deref()
+                .ok_or_else(|| ApiError::invalid_field("table", "this test needs it"))?;
+            h::chi_square_contingency(table)
+        }
+        T::MannWhitney => h::mann_whitney(given(&r.a, "a")?, given(&r.b, "b")?),
+    };
+    state.record("test", outcome.is_ok());
+    let result = outcome?;
+    Ok(Json(TestResponse {
+        test: r.test,
+        statistic: result.statistic,
+        p_value: result.p_value,
+        df: result.df,
+    }))
+}

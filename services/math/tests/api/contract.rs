@@ -5,7 +5,8 @@ use std::path::Path;
 use crate::app;
 
 const SNAPSHOT: &str = "tests/api/openapi.snapshot.json";
-const OPERATIONS: [&str; 9] = [
+const OPERATIONS: [&str; 10] = [
+    "statistics/test",
     "evaluate",
     "statistics/describe",
     "statistics/correlation",

@@ -306,3 +306,61 @@ async fn histogram_regression_outliers_and_series() {
     .await;
     assert_eq!(error["details"][0]["field"], "window");
 }
+
+#[tokio::test]
+async fn hypothesis_tests_match_scipy() {
+    let app = app();
+    let (a, b) = (
+        json!([5.1, 4.9, 5.6, 5.8, 6.0, 5.3, 5.7]),
+        json!([4.2, 4.8, 5.0, 4.6, 4.4, 5.1]),
+    );
+    let welch = call(
+        &app,
+        "statistics/test",
+        json!({"test": "welchTTest", "a": a, "b": b}),
+    )
+    .await;
+    close(&welch["statistic"], 3.875_611_909_909_621);
+    close(&welch["pValue"], 0.002_589_391_909_769_687);
+    let one = call(
+        &app,
+        "statistics/test",
+        json!({"test": "tTest", "a": a, "mu": 5}),
+    )
+    .await;
+    close(&one["pValue"], 0.017_865_665_064_734_665);
+    assert_eq!(one["df"], 6.0);
+    let table = call(
+        &app,
+        "statistics/test",
+        json!({"test": "chiSquareContingency", "table": [[12, 5], [7, 9]]}),
+    )
+    .await;
+    close(&table["pValue"], 0.227_568_214_575_806_42);
+    let u = call(
+        &app,
+        "statistics/test",
+        json!({"test": "mannWhitney", "a": a, "b": b}),
+    )
+    .await;
+    assert_eq!(u["statistic"], 39.5);
+    assert_eq!(u["df"], json!(null));
+    let error = refuse(
+        &app,
+        "statistics/test",
+        json!({"test": "tTestPaired", "a": [1, 2]}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "b");
+    let error = refuse(
+        &app,
+        "statistics/test",
+        json!({"test": "chiSquare", "observed": [1, 2], "expected": [1, 1]}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "expected");
+}
