@@ -8,6 +8,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+mod calculus;
 mod evaluate;
 mod finance;
 mod matrix;
@@ -17,6 +18,10 @@ mod statistics;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(evaluate::evaluate))
+        .routes(routes!(calculus::derivative))
+        .routes(routes!(calculus::simplify))
+        .routes(routes!(calculus::solve))
+        .routes(routes!(calculus::integrate))
         .routes(routes!(statistics::describe))
         .routes(routes!(statistics::correlation))
         .routes(routes!(statistics::histogram))

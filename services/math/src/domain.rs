@@ -5,6 +5,7 @@ pub mod finance;
 pub mod hypothesis;
 pub mod matrix;
 pub mod statistics;
+pub mod symbolic;
 pub mod units;
 
 /// Why a computation could not be done.

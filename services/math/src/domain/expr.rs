@@ -149,7 +149,7 @@ fn tokenize(text: &str) -> Result<Vec<Spanned>, MathError> {
 
 /// The syntax tree.
 #[derive(Debug, Clone, PartialEq)]
-enum Node {
+pub(crate) enum Node {
     Number(f64),
     Variable(String, usize),
     Unary(&'static str, Box<Node>),
@@ -342,6 +342,28 @@ impl Parser<'_> {
             Token::Op(op) => Err(parse_error(at, format!("unexpected `{op}`"))),
         }
     }
+}
+
+impl Program {
+    /// The program as one expression, if it is a single expression statement.
+    pub(crate) fn single_expression(&self) -> Option<&Node> {
+        match self.statements.as_slice() {
+            [Statement::Expr(node)] => Some(node),
+            _ => None,
+        }
+    }
+}
+
+/// Evaluates one node with plain-number variables (for calculus on the tree).
+pub(crate) fn eval_number(
+    node: &Node,
+    variables: &BTreeMap<String, f64>,
+) -> Result<f64, MathError> {
+    let variables: BTreeMap<String, Value> = variables
+        .iter()
+        .map(|(name, v)| (name.clone(), Value::plain(*v)))
+        .collect();
+    eval(node, &variables)?.number_for("calculus", 0)
 }
 
 /// A parsed program: statements separated by `;` or new lines.

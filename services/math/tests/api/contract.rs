@@ -5,7 +5,11 @@ use std::path::Path;
 use crate::app;
 
 const SNAPSHOT: &str = "tests/api/openapi.snapshot.json";
-const OPERATIONS: [&str; 10] = [
+const OPERATIONS: [&str; 14] = [
+    "derivative",
+    "simplify",
+    "solve",
+    "integrate",
     "statistics/test",
     "evaluate",
     "statistics/describe",

@@ -205,3 +205,83 @@ async fn units_convert_like_math_js() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn algebra_differentiates_solves_and_integrates() {
+    let app = app();
+    let d = call(
+        &app,
+        "derivative",
+        json!({"expression": "3x^3 + 2x + 7", "at": 2}),
+    )
+    .await;
+    assert_eq!(d["derivative"], "9 * x ^ 2 + 2");
+    assert_eq!(d["value"], 38.0);
+    assert_eq!(
+        call(&app, "simplify", json!({"expression": "2 * 3 * y * 1 + 0"})).await["result"],
+        "6 * y"
+    );
+    let roots = call(&app, "solve", json!({"equation": "x^2 - 5x + 6 = 0"})).await;
+    assert_eq!(roots["method"], "polynomial");
+    assert_eq!(roots["real"], json!([2.0, 3.0]));
+    let complex = call(
+        &app,
+        "solve",
+        json!({"equation": "t^2 + 4", "variable": "t"}),
+    )
+    .await;
+    assert_eq!(complex["real"], json!([]));
+    assert_eq!(complex["roots"][1], json!({"re": 0.0, "im": 2.0}));
+    let numeric = call(
+        &app,
+        "solve",
+        json!({"equation": "cos(x) = x", "from": -10, "to": 10}),
+    )
+    .await;
+    assert_eq!(numeric["method"], "numeric");
+    close(&numeric["real"][0], 0.739_085_133_215_160_6);
+    let area = call(
+        &app,
+        "integrate",
+        json!({"expression": "3x^2 + 1", "from": 0, "to": 2}),
+    )
+    .await;
+    assert_eq!(
+        (area["value"].clone(), area["antiderivative"].clone()),
+        (json!(10.0), json!("x ^ 3 + x"))
+    );
+    let sine = call(
+        &app,
+        "integrate",
+        json!({"expression": "sin(x)", "from": 0, "to": std::f64::consts::PI}),
+    )
+    .await;
+    close(&sine["value"], 2.0);
+
+    let error = refuse(
+        &app,
+        "derivative",
+        json!({"expression": "a = 1; a"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "expression");
+    let error = refuse(
+        &app,
+        "solve",
+        json!({"equation": "x = 1 = 2"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "equation");
+    refuse(
+        &app,
+        "integrate",
+        json!({"expression": "x", "from": 0}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+}
