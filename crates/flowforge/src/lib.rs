@@ -30,6 +30,12 @@ pub const SERVICES: &[EmbeddedService] = &[
         port: flowforge_math::DEFAULT_PORT,
         app: flowforge_math::app,
     },
+    // Its jq workers are this executable started with `--jq-worker` (see main).
+    EmbeddedService {
+        name: flowforge_data_transform::SERVICE,
+        port: flowforge_data_transform::DEFAULT_PORT,
+        app: flowforge_data_transform::app,
+    },
 ];
 
 /// A service's settings in the all-in-one: loopback by default, `FLOWFORGE_<SERVICE>_ADDR` wins.

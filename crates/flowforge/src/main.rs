@@ -5,6 +5,13 @@ use flowforge_gateway::GatewayServer;
 use flowforge_service_kit::{Kit, init_tracing, serve_listener};
 
 fn main() -> anyhow::Result<()> {
+    // The data-transform service runs jq filters in copies of this executable.
+    if std::env::args().nth(1).as_deref() == Some(flowforge_data_transform::WORKER_ARG) {
+        std::process::exit(match flowforge_data_transform::worker_main() {
+            code if code == std::process::ExitCode::SUCCESS => 0,
+            _ => 1,
+        });
+    }
     init_tracing();
     let runtime = tokio::runtime::Runtime::new()?;
     let (stop_services, services_stopped) = tokio::sync::watch::channel(false);

@@ -1,0 +1,379 @@
+//! Text formats to and from JSON values: JSON, JSON Lines, CSV, TSV, YAML and TOML. Every parse
+//! error says where (line and column, or the CSV record).
+
+use serde_json::{Map, Value};
+
+use super::{DataError, Result};
+
+/// A text format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Jsonl,
+    Csv,
+    Tsv,
+    Yaml,
+    Toml,
+}
+
+/// CSV/TSV options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// Overrides `,` (CSV) or tab (TSV).
+    pub delimiter: Option<u8>,
+    /// The first row names the columns (default); without it rows are arrays.
+    pub header: bool,
+    /// Turn `12`, `1.5`, `true`, `false` and empty cells into numbers, booleans and null.
+    pub infer_types: bool,
+    /// Lines to skip before the data (titles above a table).
+    pub skip_rows: usize,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self {
+            delimiter: None,
+            header: true,
+            infer_types: false,
+            skip_rows: 0,
+        }
+    }
+}
+
+fn at(format: &str, line: usize, column: usize, message: impl std::fmt::Display) -> DataError {
+    DataError::Malformed(format!(
+        "{format} at line {line}, column {column}: {message}"
+    ))
+}
+
+/// Parses `text` in `format`.
+pub fn parse(text: &str, format: Format, csv: &CsvOptions) -> Result<Value> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match format {
+        Format::Json => serde_json::from_str(text)
+            .map_err(|e| at("JSON", e.line(), e.column(), strip_position(&e.to_string()))),
+        Format::Jsonl => text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| {
+                serde_json::from_str(line).map_err(|e| {
+                    at(
+                        "JSON Lines",
+                        i + 1,
+                        e.column(),
+                        strip_position(&e.to_string()),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Value::Array),
+        Format::Csv | Format::Tsv => parse_csv(text, format, csv),
+        Format::Yaml => {
+            let deserializer = serde_norway::Deserializer::from_str(text);
+            serde::Deserialize::deserialize(deserializer).map_err(|e: serde_norway::Error| match e
+                .location()
+            {
+                Some(location) => at("YAML", location.line(), location.column(), e),
+                None => DataError::Malformed(format!("YAML: {e}")),
+            })
+        }
+        Format::Toml => toml::from_str::<Value>(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_column(text, span.start))
+                .unwrap_or((1, 1));
+            at("TOML", line, column, e.message())
+        }),
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    message
+        .rsplit_once(" at line ")
+        .map_or(message, |(before, _)| before)
+        .to_owned()
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn delimiter(format: Format, options: &CsvOptions) -> u8 {
+    options
+        .delimiter
+        .unwrap_or(if format == Format::Tsv { b'\t' } else { b',' })
+}
+
+fn infer(cell: &str) -> Value {
+    match cell {
+        "" => Value::Null,
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => {
+            // Keep leading zeros ("007") and long digit strings (IDs) as text.
+            let numeric = cell.parse::<f64>().ok().filter(|n| n.is_finite());
+            let leading_zero = cell.len() > 1 && cell.starts_with('0') && !cell.starts_with("0.");
+            match numeric {
+                Some(_) if leading_zero || cell.len() > 15 => Value::String(cell.to_owned()),
+                Some(_) => serde_json::from_str(cell)
+                    .ok()
+                    .filter(Value::is_number)
+                    .unwrap_or_else(|| Value::String(cell.to_owned())),
+                None => Value::String(cell.to_owned()),
+            }
+        }
+    }
+}
+
+fn parse_csv(text: &str, format: Format, options: &CsvOptions) -> Result<Value> {
+    let body: String = text.split_inclusive('\n').skip(options.skip_rows).collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter(format, options))
+        .has_headers(options.header)
+        .flexible(false)
+        .from_reader(body.as_bytes());
+    let cell = |s: &str| {
+        if options.infer_types {
+            infer(s)
+        } else {
+            Value::String(s.to_owned())
+        }
+    };
+    let csv_error = |e: csv::Error| {
+        let line = e
+            .position()
+            .map_or(0, |p| p.line() as usize + options.skip_rows);
+        DataError::Malformed(format!("CSV at line {line}: {}", e.kind_message()))
+    };
+    let headers: Option<Vec<String>> = if options.header {
+        Some(
+            reader
+                .headers()
+                .map_err(csv_error)?
+                .iter()
+                .map(str::to_owned)
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        rows.push(match &headers {
+            Some(names) => Value::Object(
+                names
+                    .iter()
+                    .zip(record.iter())
+                    .map(|(name, value)| (name.clone(), cell(value)))
+                    .collect(),
+            ),
+            None => Value::Array(record.iter().map(cell).collect()),
+        });
+    }
+    Ok(Value::Array(rows))
+}
+
+trait KindMessage {
+    fn kind_message(&self) -> String;
+}
+
+impl KindMessage for csv::Error {
+    fn kind_message(&self) -> String {
+        match self.kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => format!("a row has {len} fields; the first had {expected_len}"),
+            csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".into(),
+            _ => self.to_string(),
+        }
+    }
+}
+
+/// Renders `value` in `format`.
+pub fn render(value: &Value, format: Format, csv: &CsvOptions) -> Result<String> {
+    match format {
+        Format::Json => {
+            serde_json::to_string_pretty(value).map_err(|e| DataError::Internal(e.to_string()))
+        }
+        Format::Jsonl => {
+            let items = match value {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            let mut out = String::new();
+            for item in items {
+                out.push_str(
+                    &serde_json::to_string(item).map_err(|e| DataError::Internal(e.to_string()))?,
+                );
+                out.push('\n');
+            }
+            Ok(out)
+        }
+        Format::Csv | Format::Tsv => render_csv(value, format, csv),
+        Format::Yaml => {
+            serde_norway::to_string(value).map_err(|e| DataError::Internal(e.to_string()))
+        }
+        Format::Toml => {
+            if !value.is_object() {
+                return Err(DataError::Invalid {
+                    field: "to".into(),
+                    message: "TOML needs an object at the top (a table)".into(),
+                });
+            }
+            toml::to_string_pretty(value).map_err(|e| DataError::Invalid {
+                field: "to".into(),
+                message: format!("cannot be written as TOML: {e}"),
+            })
+        }
+    }
+}
+
+/// A cell's text: strings as they are, null empty, anything else as JSON.
+fn cell_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn render_csv(value: &Value, format: Format, options: &CsvOptions) -> Result<String> {
+    let rows: Vec<&Value> = match value {
+        Value::Array(rows) => rows.iter().collect(),
+        Value::Object(_) => vec![value],
+        _ => {
+            return Err(DataError::Invalid {
+                field: "data".into(),
+                message: "CSV needs an array of objects (or of arrays)".into(),
+            });
+        }
+    };
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter(format, options))
+        .from_writer(Vec::new());
+    let write_error = |e: csv::Error| DataError::Internal(e.to_string());
+    if rows.iter().all(|r| r.is_object()) {
+        // Columns in order of first appearance across all rows.
+        let mut columns: Vec<&String> = Vec::new();
+        for row in &rows {
+            for key in row.as_object().map(Map::keys).into_iter().flatten() {
+                if !columns.contains(&key) {
+                    columns.push(key);
+                }
+            }
+        }
+        if options.header {
+            writer.write_record(&columns).map_err(write_error)?;
+        }
+        for row in &rows {
+            let record: Vec<String> = columns
+                .iter()
+                .map(|c| row.get(c.as_str()).map(cell_text).unwrap_or_default())
+                .collect();
+            writer.write_record(&record).map_err(write_error)?;
+        }
+    } else {
+        for (i, row) in rows.iter().enumerate() {
+            let Value::Array(cells) = row else {
+                return Err(DataError::Invalid {
+                    field: format!("data[{i}]"),
+                    message: "rows must all be objects or all be arrays".into(),
+                });
+            };
+            let record: Vec<String> = cells.iter().map(cell_text).collect();
+            writer.write_record(&record).map_err(write_error)?;
+        }
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| DataError::Internal(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| DataError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn csv() -> CsvOptions {
+        CsvOptions::default()
+    }
+
+    #[test]
+    fn every_format_round_trips_the_same_records() {
+        let records = json!([{"id": 1, "name": "Ada", "active": true}, {"id": 2, "name": "Linus", "active": false}]);
+        let typed = CsvOptions {
+            infer_types: true,
+            ..csv()
+        };
+        for format in [
+            Format::Json,
+            Format::Jsonl,
+            Format::Csv,
+            Format::Tsv,
+            Format::Yaml,
+        ] {
+            let text = render(&records, format, &typed).unwrap();
+            assert_eq!(
+                parse(&text, format, &typed).unwrap(),
+                records,
+                "{format:?}: {text}"
+            );
+        }
+        let table = json!({"server": {"port": 8080, "hosts": ["a", "b"]}});
+        let text = render(&table, Format::Toml, &csv()).unwrap();
+        assert_eq!(parse(&text, Format::Toml, &csv()).unwrap(), table);
+    }
+
+    #[test]
+    fn csv_options() {
+        let text = "\u{feff}Report\nname;qty;code\nbolt;12;007\nnut;;x\n";
+        let options = CsvOptions {
+            delimiter: Some(b';'),
+            infer_types: true,
+            skip_rows: 1,
+            ..csv()
+        };
+        assert_eq!(
+            parse(text, Format::Csv, &options).unwrap(),
+            json!([{"name": "bolt", "qty": 12, "code": "007"}, {"name": "nut", "qty": null, "code": "x"}])
+        );
+        let rows = CsvOptions {
+            header: false,
+            ..csv()
+        };
+        assert_eq!(
+            parse("a,b\n1,2\n", Format::Csv, &rows).unwrap(),
+            json!([["a", "b"], ["1", "2"]])
+        );
+        let mixed = json!([{"a": 1}, {"b": {"nested": true}}]);
+        assert_eq!(
+            render(&mixed, Format::Csv, &csv()).unwrap(),
+            "a,b\n1,\n,\"{\"\"nested\"\":true}\"\n"
+        );
+    }
+
+    #[test]
+    fn malformed_input_says_where() {
+        let error = |text: &str, format| match parse(text, format, &csv()) {
+            Err(DataError::Malformed(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            error("{\"a\": 1,\n \"b\": }", Format::Json),
+            "JSON at line 2, column 7: expected value"
+        );
+        assert!(error("{}\n{oops}\n", Format::Jsonl).starts_with("JSON Lines at line 2"));
+        assert_eq!(
+            error("a,b\n1,2\n3\n", Format::Csv),
+            "CSV at line 3: a row has 1 fields; the first had 2"
+        );
+        assert!(error("a: [1, 2\nb: 3", Format::Yaml).starts_with("YAML at line"));
+        assert!(error("a = 1\nb = = 2\n", Format::Toml).starts_with("TOML at line 2"));
+    }
+}

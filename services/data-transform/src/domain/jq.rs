@@ -1,0 +1,279 @@
+//! jq filters (jaq: the jq language in Rust, with its standard library).
+//!
+//! A jq program can loop forever (`repeat(.)`) or build a huge value (`[range(1e10)]`), and an
+//! in-process interpreter cannot be stopped. So filters run in a worker process — this same
+//! executable started with [`WORKER_ARG`] — under a CPU-time and memory limit (`ulimit`) and a
+//! wall-clock deadline, and is killed past them. A runaway filter costs one process, never the
+//! service.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
+use jaq_json::Val;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{DataError, Result};
+
+/// The hidden argument that turns the executable into a jq worker.
+pub const WORKER_ARG: &str = "--jq-worker";
+
+/// Limits on one filter run.
+#[derive(Debug, Clone, Copy)]
+pub struct JqLimits {
+    pub timeout: Duration,
+    /// Address space of the worker, in KiB.
+    pub memory_kib: u64,
+    /// Most results returned.
+    pub max_results: usize,
+}
+
+impl Default for JqLimits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            memory_kib: 2 * 1024 * 1024,
+            max_results: 100_000,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Job {
+    filter: String,
+    input: Value,
+    max_results: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Outcome {
+    Results(Vec<Value>),
+    Compile(String),
+    Runtime(String),
+    TooMany(usize),
+}
+
+/// Compiles and runs `filter` on `input` in this process (the worker's work).
+fn run_here(filter: &str, input: &Value, max_results: usize) -> Outcome {
+    let defs = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs());
+    let funs = jaq_core::funs()
+        .chain(jaq_std::funs())
+        .chain(jaq_json::funs());
+    let loader = Loader::new(defs);
+    let arena = Arena::default();
+    let program = File {
+        code: filter,
+        path: (),
+    };
+    let modules = match loader.load(&arena, program) {
+        Ok(modules) => modules,
+        Err(errors) => return Outcome::Compile(describe_load_errors(filter, &errors)),
+    };
+    let compiled = match Compiler::default().with_funs(funs).compile(modules) {
+        Ok(compiled) => compiled,
+        Err(errors) => {
+            let names: Vec<String> = errors
+                .iter()
+                .flat_map(|(_, errs)| {
+                    errs.iter()
+                        .map(|(name, undefined)| format!("{undefined:?} `{name}`"))
+                })
+                .collect();
+            return Outcome::Compile(format!("undefined: {}", names.join(", ")));
+        }
+    };
+    let Ok(value) = jaq_json::read::parse_single(input.to_string().as_bytes()) else {
+        return Outcome::Runtime("the input is not JSON".into());
+    };
+    let ctx = Ctx::<data::JustLut<Val>>::new(&compiled.lut, Vars::new([]));
+    let mut results = Vec::new();
+    for output in compiled.id.run((ctx, value)).map(unwrap_valr) {
+        match output {
+            Ok(val) => {
+                if results.len() == max_results {
+                    return Outcome::TooMany(max_results);
+                }
+                match serde_json::from_str(&val.to_string()) {
+                    Ok(json) => results.push(json),
+                    // NaN and Infinity have no JSON form; jq prints null.
+                    Err(_) => results.push(Value::Null),
+                }
+            }
+            Err(error) => return Outcome::Runtime(error.to_string()),
+        }
+    }
+    Outcome::Results(results)
+}
+
+fn describe_load_errors<E: std::fmt::Debug>(
+    filter: &str,
+    errors: &[(File<&str, ()>, E)],
+) -> String {
+    let detail: Vec<String> = errors.iter().map(|(_, e)| format!("{e:?}")).collect();
+    let detail = detail.join("; ");
+    // jaq reports the unparsed rest of the program; turn it into a position.
+    match detail.find('"').and_then(|start| {
+        let rest = &detail[start + 1..];
+        rest.find('"').map(|end| &rest[..end])
+    }) {
+        Some(rest) if !rest.is_empty() && filter.contains(rest) => {
+            let offset = filter.rfind(rest).unwrap_or(0);
+            format!(
+                "cannot parse the filter at character {}: {detail}",
+                filter[..offset].chars().count() + 1
+            )
+        }
+        _ => format!("cannot parse the filter: {detail}"),
+    }
+}
+
+/// The worker: reads one job from stdin, writes the outcome to stdout.
+pub fn worker_main() -> std::process::ExitCode {
+    let mut input = Vec::new();
+    if std::io::stdin().read_to_end(&mut input).is_err() {
+        return std::process::ExitCode::FAILURE;
+    }
+    let Ok(job) = serde_json::from_slice::<Job>(&input) else {
+        return std::process::ExitCode::FAILURE;
+    };
+    let outcome = run_here(&job.filter, &job.input, job.max_results);
+    let mut stdout = std::io::stdout().lock();
+    if serde_json::to_writer(&mut stdout, &outcome).is_err() || stdout.flush().is_err() {
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
+}
+
+/// Runs `filter` on `input` in a worker process started from `worker` under `limits`.
+pub async fn run(
+    worker: &Path,
+    filter: &str,
+    input: Value,
+    limits: JqLimits,
+) -> Result<Vec<Value>> {
+    let job = serde_json::to_vec(&Job {
+        filter: filter.to_owned(),
+        input,
+        max_results: limits.max_results,
+    })
+    .map_err(|e| DataError::Internal(e.to_string()))?;
+    let cpu_seconds = limits.timeout.as_secs().max(1);
+    // `ulimit` in a shell sets the limits without unsafe code; `exec` keeps one process.
+    let mut child = tokio::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            // dash's `ulimit` takes one limit at a time.
+            "ulimit -t {cpu_seconds} && ulimit -v {} && exec \"$0\" {WORKER_ARG}",
+            limits.memory_kib
+        ))
+        .arg(worker)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| DataError::Internal(format!("cannot start the jq worker: {e}")))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| DataError::Internal("no worker stdin".into()))?;
+    let work = async {
+        use tokio::io::AsyncWriteExt;
+        // A write error means the worker died early; its exit status tells why.
+        let _ = stdin.write_all(&job).await;
+        drop(stdin);
+        child.wait_with_output().await
+    };
+    let output = match tokio::time::timeout(limits.timeout, work).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => return Err(DataError::Internal(format!("jq worker failed: {e}"))),
+        Err(_) => {
+            return Err(DataError::Timeout(format!(
+                "the filter ran longer than {} s",
+                limits.timeout.as_secs()
+            )));
+        }
+    };
+    if !output.status.success() {
+        return Err(DataError::TooComplex(
+            "the filter ran out of its CPU time or memory".into(),
+        ));
+    }
+    match serde_json::from_slice::<Outcome>(&output.stdout) {
+        Ok(Outcome::Results(results)) => Ok(results),
+        Ok(Outcome::Compile(message)) => Err(DataError::Invalid {
+            field: "filter".into(),
+            message,
+        }),
+        Ok(Outcome::Runtime(message)) => Err(DataError::QueryFailed(message)),
+        Ok(Outcome::TooMany(n)) => Err(DataError::TooComplex(format!(
+            "the filter produced more than {n} results"
+        ))),
+        Err(e) => Err(DataError::Internal(format!(
+            "unreadable worker answer: {e}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn results(filter: &str, input: Value) -> Vec<Value> {
+        match run_here(filter, &input, 1_000) {
+            Outcome::Results(r) => r,
+            Outcome::Compile(m) | Outcome::Runtime(m) => panic!("{m}"),
+            Outcome::TooMany(n) => panic!("more than {n}"),
+        }
+    }
+
+    #[test]
+    fn runs_jq_with_its_standard_library() {
+        let orders = json!([{"id": 1, "total": 30}, {"id": 2, "total": 5}, {"id": 3, "total": 12}]);
+        assert_eq!(
+            results("map(select(.total > 10)) | map(.id)", orders.clone()),
+            [json!([1, 3])]
+        );
+        assert_eq!(
+            results("sort_by(.total) | .[0].id", orders.clone()),
+            [json!(2)]
+        );
+        assert_eq!(results("[.[].total] | add", orders.clone()), [json!(47)]);
+        assert_eq!(
+            results("group_by(.total > 10) | map(length)", orders),
+            [json!([1, 2])]
+        );
+        assert_eq!(results(".[]", json!([1, 2])), [json!(1), json!(2)]);
+        assert_eq!(
+            results("{a: 1} + {b: 2} | keys", json!(null)),
+            [json!(["a", "b"])]
+        );
+    }
+
+    #[test]
+    fn errors_are_told_apart() {
+        assert!(matches!(
+            run_here(".a |", &json!({}), 10),
+            Outcome::Compile(_)
+        ));
+        assert!(matches!(
+            run_here("nosuchfunction", &json!({}), 10),
+            Outcome::Compile(_)
+        ));
+        assert!(matches!(
+            run_here(".a + 1", &json!({"a": "x"}), 10),
+            Outcome::Runtime(_)
+        ));
+        assert!(matches!(
+            run_here("range(100)", &json!(null), 10),
+            Outcome::TooMany(10)
+        ));
+    }
+}

@@ -1,0 +1,242 @@
+//! Conversions between every pair of formats, jq, patches, templates and their errors.
+
+use serde_json::json;
+
+use crate::{app, call, refuse};
+
+const FORMATS: [&str; 5] = ["json", "jsonl", "csv", "tsv", "yaml"];
+
+#[tokio::test]
+async fn every_pair_of_formats_round_trips_the_same_fixture() {
+    let app = app();
+    let fixture = json!([{"sku": "A-1", "qty": 12, "price": 9.5, "active": true}, {"sku": "B-2", "qty": 0, "price": 100, "active": false}]);
+    let typed = json!({"inferTypes": true});
+    for from in FORMATS {
+        let written = call(
+            &app,
+            "convert",
+            json!({"data": fixture, "to": from, "csv": typed}),
+        )
+        .await;
+        let text = match from {
+            "json" => written["data"].to_string(),
+            _ => written["output"].as_str().unwrap().to_owned(),
+        };
+        for to in FORMATS {
+            let converted = call(
+                &app,
+                "convert",
+                json!({"input": text, "from": from, "to": to, "csv": typed}),
+            )
+            .await;
+            let back = match to {
+                "json" => converted["data"].clone(),
+                _ => call(
+                    &app,
+                    "convert",
+                    json!({"input": converted["output"], "from": to, "to": "json", "csv": typed}),
+                )
+                .await["data"]
+                    .clone(),
+            };
+            assert_eq!(back, fixture, "{from} -> {to}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn csv_to_json_and_toml() {
+    let app = app();
+    let converted = call(&app, "convert", json!({"input": "name;qty\nbolt;12\n", "from": "csv", "to": "json", "csv": {"delimiter": ";"}})).await;
+    assert_eq!(
+        converted["data"],
+        json!([{"name": "bolt", "qty": "12"}]),
+        "text unless inferTypes"
+    );
+    let toml = call(
+        &app,
+        "convert",
+        json!({"data": {"server": {"port": 8080}}, "to": "toml"}),
+    )
+    .await;
+    assert_eq!(toml["output"], "[server]\nport = 8080\n");
+}
+
+#[tokio::test]
+async fn malformed_input_gets_its_location() {
+    let app = app();
+    let error = refuse(
+        &app,
+        "convert",
+        json!({"input": "{\"a\": 1,\n \"b\": }", "from": "json", "to": "yaml"}),
+        422,
+        "MALFORMED_INPUT",
+    )
+    .await;
+    assert_eq!(
+        error["details"][0]["message"],
+        "JSON at line 2, column 7: expected value"
+    );
+    let error = refuse(
+        &app,
+        "convert",
+        json!({"input": "a,b\n1,2\n3\n", "from": "csv", "to": "json"}),
+        422,
+        "MALFORMED_INPUT",
+    )
+    .await;
+    assert_eq!(
+        error["details"][0]["message"],
+        "CSV at line 3: a row has 1 fields; the first had 2"
+    );
+    let error = refuse(
+        &app,
+        "convert",
+        json!({"input": "x", "to": "json"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "from");
+    let error = refuse(
+        &app,
+        "convert",
+        json!({"data": [1], "to": "toml"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "to");
+    let error = refuse(
+        &app,
+        "convert",
+        json!({"data": 1, "to": "xml"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "to");
+}
+
+#[tokio::test]
+async fn jq_queries_json_and_csv() {
+    let app = app();
+    let orders = json!([{"id": 1, "total": 30}, {"id": 2, "total": 5}, {"id": 3, "total": 12}]);
+    let answer = call(
+        &app,
+        "query",
+        json!({"filter": "map(select(.total > 10)) | sort_by(.total) | map(.id)", "data": orders}),
+    )
+    .await;
+    assert_eq!(answer["results"], json!([[3, 1]]));
+    let answer = call(
+        &app,
+        "query",
+        json!({"filter": ".[] | .name", "input": "name,qty\nbolt,1\nnut,2\n", "from": "csv"}),
+    )
+    .await;
+    assert_eq!(answer["results"], json!(["bolt", "nut"]));
+    let error = refuse(
+        &app,
+        "query",
+        json!({"filter": ".a |", "data": {}}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "filter");
+    let error = refuse(
+        &app,
+        "query",
+        json!({"filter": ".a + 1", "data": {"a": "x"}}),
+        422,
+        "QUERY_FAILED",
+    )
+    .await;
+    assert!(
+        error["message"].as_str().unwrap().contains("cannot"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn runaway_filters_are_stopped_and_the_service_keeps_answering() {
+    let app = app();
+    let started = std::time::Instant::now();
+    // An endless loop: killed at its CPU limit or the deadline.
+    let looping = app
+        .post_json(
+            "/api/v1/data/query",
+            &json!({"filter": "last(repeat(1))", "data": null}),
+        )
+        .await;
+    let code = looping.json()["error"]["code"].as_str().unwrap().to_owned();
+    assert!(
+        code == "TIMEOUT" || code == "EXPRESSION_TOO_COMPLEX",
+        "{code}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(6));
+    // A huge value: stopped by the memory limit long before it hurts the machine.
+    let huge = app
+        .post_json(
+            "/api/v1/data/query",
+            &json!({"filter": "[range(1e10)] | length", "data": null}),
+        )
+        .await;
+    let code = huge.json()["error"]["code"].as_str().unwrap().to_owned();
+    assert!(
+        code == "TIMEOUT" || code == "EXPRESSION_TOO_COMPLEX",
+        "{code}"
+    );
+    // Too many results.
+    refuse(
+        &app,
+        "query",
+        json!({"filter": "range(1e6)", "data": null}),
+        422,
+        "EXPRESSION_TOO_COMPLEX",
+    )
+    .await;
+    assert_eq!(
+        call(&app, "query", json!({"filter": "1 + 1", "data": null})).await["results"],
+        json!([2])
+    );
+}
+
+#[tokio::test]
+async fn patches_and_templates() {
+    let app = app();
+    let applied = call(&app, "patch", json!({"operation": "apply", "document": {"foo": "bar"}, "patch": [{"op": "add", "path": "/baz", "value": "qux"}]})).await;
+    assert_eq!(applied["result"], json!({"baz": "qux", "foo": "bar"}));
+    let diff = call(
+        &app,
+        "patch",
+        json!({"operation": "diff", "from": {"a": 1}, "to": {"a": 2}}),
+    )
+    .await;
+    assert_eq!(
+        diff["result"],
+        json!([{"op": "replace", "path": "/a", "value": 2}])
+    );
+    let merged = call(
+        &app,
+        "patch",
+        json!({"operation": "merge", "document": {"a": 1, "b": 2}, "patch": {"b": null, "c": 3}}),
+    )
+    .await;
+    assert_eq!(merged["result"], json!({"a": 1, "c": 3}));
+    let error = refuse(&app, "patch", json!({"operation": "apply", "document": {"baz": "qux"}, "patch": [{"op": "test", "path": "/baz", "value": "bar"}]}), 422, "VALIDATION_ERROR").await;
+    assert_eq!(error["details"][0]["field"], "patch[0]");
+
+    let rendered = call(&app, "template", json!({"template": "Hi {{ name }}: {{ items|length }} items", "data": {"name": "Ada", "items": [1, 2]}})).await;
+    assert_eq!(rendered["output"], "Hi Ada: 2 items");
+    let error = refuse(
+        &app,
+        "template",
+        json!({"template": "{% if %}", "data": {}}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "template");
+}
