@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use flowforge_service_kit::{ApiError, ApiJson};
+use axum::response::{IntoResponse, Response};
+use flowforge_service_kit::{ApiError, ApiJson, BinaryInput, JsonOrBinary};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -87,6 +88,87 @@ impl CsvSettings {
     }
 }
 
+/// Options of a raw-body request (the file is the body; options are query parameters).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct RawOptions {
+    /// The body's format (default: from its Content-Type).
+    #[serde(default)]
+    pub from: Option<DataFormat>,
+    /// `convert`: the format to answer in.
+    #[serde(default)]
+    pub to: Option<DataFormat>,
+    /// `query`: the jq filter.
+    #[serde(default)]
+    pub filter: Option<String>,
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    #[serde(default)]
+    pub header: Option<bool>,
+    #[serde(default)]
+    pub infer_types: bool,
+    #[serde(default)]
+    pub skip_rows: usize,
+}
+
+impl RawOptions {
+    fn csv(&self) -> CsvSettings {
+        CsvSettings {
+            delimiter: self.delimiter.clone(),
+            header: self.header,
+            infer_types: self.infer_types,
+            skip_rows: self.skip_rows,
+        }
+    }
+}
+
+/// The format a Content-Type names.
+fn format_of(content_type: Option<&str>) -> Option<DataFormat> {
+    let essence = content_type?.split(';').next()?.trim().to_ascii_lowercase();
+    Some(match essence.as_str() {
+        "application/json" => DataFormat::Json,
+        "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => DataFormat::Jsonl,
+        "text/csv" => DataFormat::Csv,
+        "text/tab-separated-values" => DataFormat::Tsv,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => DataFormat::Yaml,
+        "application/toml" => DataFormat::Toml,
+        _ => return None,
+    })
+}
+
+fn media_type(format: DataFormat) -> &'static str {
+    match format {
+        DataFormat::Json => "application/json",
+        DataFormat::Jsonl => "application/x-ndjson",
+        DataFormat::Csv => "text/csv; charset=utf-8",
+        DataFormat::Tsv => "text/tab-separated-values; charset=utf-8",
+        DataFormat::Yaml => "application/yaml",
+        DataFormat::Toml => "application/toml",
+    }
+}
+
+/// A raw body's text and format.
+fn raw_text(file: BinaryInput<RawOptions>) -> Result<(String, DataFormat, RawOptions), ApiError> {
+    let from = file
+        .options
+        .from
+        .or_else(|| format_of(file.content_type.as_deref()))
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "from",
+                "name the body's format (`?from=csv`) or send its Content-Type",
+            )
+        })?;
+    let text = String::from_utf8(file.bytes.to_vec()).map_err(|e| {
+        ApiError::invalid_field(
+            "input",
+            format!("is not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+        )
+    })?;
+    Ok((text, from, file.options))
+}
+
 /// The input as text in a format, or as JSON already.
 fn input_value(
     input: Option<String>,
@@ -140,20 +222,36 @@ pub struct ConvertResponse {
 }
 
 /// JSON, JSON Lines, CSV, TSV, YAML and TOML to one another.
+///
+/// Also takes the file itself as the body (any non-JSON Content-Type, e.g. `text/csv`) with
+/// `?to=json` (and `from`, `delimiter`, `header`, `inferTypes`, `skipRows`) and then answers with
+/// the converted file and its Content-Type.
 #[utoipa::path(
     post,
     path = "/api/v1/data/convert",
     tag = "formats",
     request_body = ConvertRequest,
+    params(RawOptions),
     responses((status = 200, description = "The converted data", body = ConvertResponse))
 )]
 pub async fn convert(
     State(state): State<AppState>,
-    ApiJson(r): ApiJson<ConvertRequest>,
-) -> Result<Json<ConvertResponse>, ApiError> {
+    request: JsonOrBinary<ApiJson<ConvertRequest>, RawOptions>,
+) -> Result<Response, ApiError> {
+    let outcome = match request {
+        JsonOrBinary::Json(ApiJson(r)) => convert_json(&state, r)
+            .await
+            .map(|r| Json(r).into_response()),
+        JsonOrBinary::Binary(file) => convert_raw(&state, file).await,
+    };
+    state.record("convert", outcome.is_ok());
+    outcome
+}
+
+async fn convert_json(state: &AppState, r: ConvertRequest) -> Result<ConvertResponse, ApiError> {
     let csv = r.csv.options()?;
     let to = r.to;
-    let outcome = state
+    state
         .cpu
         .run(move || {
             let value = input_value(r.input, r.from, r.data, &csv)?;
@@ -170,9 +268,26 @@ pub async fn convert(
                 output: Some(formats::render(&value, to.into(), &csv)?),
             })
         })
-        .await;
-    state.record("convert", outcome.is_ok());
-    Ok(Json(outcome?))
+        .await
+}
+
+async fn convert_raw(
+    state: &AppState,
+    file: BinaryInput<RawOptions>,
+) -> Result<Response, ApiError> {
+    let (text, from, options) = raw_text(file)?;
+    let to = options.to.ok_or_else(|| {
+        ApiError::invalid_field("to", "name the format to answer in (`?to=json`)")
+    })?;
+    let csv = options.csv().options()?;
+    let output = state
+        .cpu
+        .run(move || {
+            let value = formats::parse(&text, from.into(), &csv)?;
+            Ok(formats::render(&value, to.into(), &csv)?)
+        })
+        .await?;
+    Ok(([(http::header::CONTENT_TYPE, media_type(to))], output).into_response())
 }
 
 /// Run a jq filter.
@@ -204,29 +319,50 @@ pub struct QueryResponse {
 
 /// jq over JSON or any supported format; runaway filters are stopped (422 TIMEOUT or
 /// EXPRESSION_TOO_COMPLEX).
+///
+/// Also takes the input file itself as the body (any non-JSON Content-Type; raw JSON as
+/// `application/octet-stream` with `from=json`) with `?filter=…`.
 #[utoipa::path(
     post,
     path = "/api/v1/data/query",
     tag = "queries",
     request_body = QueryRequest,
+    params(RawOptions),
     responses((status = 200, description = "The filter's outputs", body = QueryResponse))
 )]
 pub async fn query(
     State(state): State<AppState>,
-    ApiJson(r): ApiJson<QueryRequest>,
+    request: JsonOrBinary<ApiJson<QueryRequest>, RawOptions>,
 ) -> Result<Json<QueryResponse>, ApiError> {
-    let csv = r.csv.options()?;
-    let (from, data) = (r.from, r.data);
-    // `data` may be null (jq's `null` input); it is the input unless text is given.
-    let (input, data) = match r.input {
-        Some(text) => (Some(text), None),
-        None => (None, Some(data)),
+    let (filter, value) = match request {
+        JsonOrBinary::Json(ApiJson(r)) => {
+            let csv = r.csv.options()?;
+            let from = r.from;
+            // `data` may be null (jq's `null` input); it is the input unless text is given.
+            let (input, data) = match r.input {
+                Some(text) => (Some(text), None),
+                None => (None, Some(r.data)),
+            };
+            let value = state
+                .cpu
+                .run(move || input_value(input, from, data, &csv))
+                .await?;
+            (r.filter, value)
+        }
+        JsonOrBinary::Binary(file) => {
+            let (text, from, options) = raw_text(file)?;
+            let filter = options.filter.clone().ok_or_else(|| {
+                ApiError::invalid_field("filter", "give the jq filter (`?filter=…`)")
+            })?;
+            let csv = options.csv().options()?;
+            let value = state
+                .cpu
+                .run(move || Ok(formats::parse(&text, from.into(), &csv)?))
+                .await?;
+            (filter, value)
+        }
     };
-    let value = state
-        .cpu
-        .run(move || input_value(input, from, data, &csv))
-        .await?;
-    let outcome = jq::run(&state.worker, &r.filter, value, state.jq_limits).await;
+    let outcome = jq::run(&state.worker, &filter, value, state.jq_limits).await;
     state.record("query", outcome.is_ok());
     Ok(Json(QueryResponse { results: outcome? }))
 }

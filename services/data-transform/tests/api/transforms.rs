@@ -240,3 +240,47 @@ async fn patches_and_templates() {
     .await;
     assert_eq!(error["details"][0]["field"], "template");
 }
+
+#[tokio::test]
+async fn raw_files_in_and_out() {
+    let app = app();
+    let converted = app
+        .post_raw(
+            "/api/v1/data/convert?to=json&inferTypes=true",
+            "text/csv",
+            "name,qty\nbolt,12\n",
+        )
+        .await;
+    assert_eq!(converted.status, 200, "{}", converted.text());
+    assert_eq!(converted.json(), json!([{"name": "bolt", "qty": 12}]));
+    let csv = app
+        .post_raw(
+            "/api/v1/data/convert?from=jsonl&to=csv",
+            "application/octet-stream",
+            "{\"a\":1}\n{\"a\":2}\n",
+        )
+        .await;
+    assert_eq!(csv.text(), "a\n1\n2\n");
+    let answer = app
+        .post_raw(
+            "/api/v1/data/query?filter=map(.qty)%20|%20add&inferTypes=true",
+            "text/csv",
+            "name,qty\nbolt,12\nnut,3\n",
+        )
+        .await;
+    assert_eq!(answer.json()["results"], json!([15]));
+    let error = app
+        .post_raw(
+            "/api/v1/data/convert?to=json",
+            "application/octet-stream",
+            "x",
+        )
+        .await
+        .error(422, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["field"], "from");
+    let error = app
+        .post_raw("/api/v1/data/query?from=csv", "text/plain", "a\n1\n")
+        .await
+        .error(422, "VALIDATION_ERROR");
+    assert_eq!(error["details"][0]["field"], "filter");
+}
