@@ -27,6 +27,7 @@ test: deps
 bench: deps
 	bench/crypto.sh
 	bench/math.sh
+	bench/data.sh
 	bench/gateway.sh
 
 fmt:
