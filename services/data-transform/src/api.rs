@@ -148,8 +148,8 @@ fn media_type(format: DataFormat) -> &'static str {
     }
 }
 
-/// A raw body's text and format.
-fn raw_text(file: BinaryInput<RawOptions>) -> Result<(String, DataFormat, RawOptions), ApiError> {
+/// A raw body's text (checked UTF-8, not copied) and format.
+fn raw_text(file: BinaryInput<RawOptions>) -> Result<(Utf8Body, DataFormat, RawOptions), ApiError> {
     let from = file
         .options
         .from
@@ -160,13 +160,22 @@ fn raw_text(file: BinaryInput<RawOptions>) -> Result<(String, DataFormat, RawOpt
                 "name the body's format (`?from=csv`) or send its Content-Type",
             )
         })?;
-    let text = String::from_utf8(file.bytes.to_vec()).map_err(|e| {
-        ApiError::invalid_field(
+    if let Err(e) = std::str::from_utf8(&file.bytes) {
+        return Err(ApiError::invalid_field(
             "input",
-            format!("is not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
-        )
-    })?;
-    Ok((text, from, file.options))
+            format!("is not UTF-8 (byte {})", e.valid_up_to()),
+        ));
+    }
+    Ok((Utf8Body(file.bytes), from, file.options))
+}
+
+/// A body known to be UTF-8 (checked once, never copied).
+struct Utf8Body(bytes::Bytes);
+
+impl Utf8Body {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// The input as text in a format, or as JSON already.
@@ -283,7 +292,11 @@ async fn convert_raw(
     let output = state
         .cpu
         .run(move || {
-            let value = formats::parse(&text, from.into(), &csv)?;
+            let text = text.as_str();
+            if let Some(streamed) = formats::convert_streaming(text, from.into(), to.into(), &csv) {
+                return Ok(streamed?);
+            }
+            let value = formats::parse(text, from.into(), &csv)?;
             Ok(formats::render(&value, to.into(), &csv)?)
         })
         .await?;
@@ -357,7 +370,7 @@ pub async fn query(
             let csv = options.csv().options()?;
             let value = state
                 .cpu
-                .run(move || Ok(formats::parse(&text, from.into(), &csv)?))
+                .run(move || Ok(formats::parse(text.as_str(), from.into(), &csv)?))
                 .await?;
             (filter, value)
         }

@@ -129,13 +129,65 @@ fn infer(cell: &str) -> Value {
     }
 }
 
-fn parse_csv(text: &str, format: Format, options: &CsvOptions) -> Result<Value> {
-    let body: String = text.split_inclusive('\n').skip(options.skip_rows).collect();
-    let mut reader = csv::ReaderBuilder::new()
+/// `text` after its first `skip` lines, without copying.
+fn skip_lines(text: &str, skip: usize) -> &str {
+    let mut rest = text;
+    for _ in 0..skip {
+        match rest.find('\n') {
+            Some(i) => rest = &rest[i + 1..],
+            None => return "",
+        }
+    }
+    rest
+}
+
+fn csv_reader<'a>(text: &'a str, format: Format, options: &CsvOptions) -> csv::Reader<&'a [u8]> {
+    csv::ReaderBuilder::new()
         .delimiter(delimiter(format, options))
         .has_headers(options.header)
         .flexible(false)
-        .from_reader(body.as_bytes());
+        .from_reader(skip_lines(text, options.skip_rows).as_bytes())
+}
+
+fn csv_error(options: &CsvOptions) -> impl Fn(csv::Error) -> DataError + '_ {
+    move |e: csv::Error| {
+        let line = e
+            .position()
+            .map_or(0, |p| p.line() as usize + options.skip_rows);
+        DataError::Malformed(format!("CSV at line {line}: {}", e.kind_message()))
+    }
+}
+
+/// CSV/TSV straight to JSON or JSON Lines, record by record: the output is the only copy of
+/// the data held besides the input (no intermediate values). `None` for other conversions.
+pub fn convert_streaming(
+    text: &str,
+    from: Format,
+    to: Format,
+    options: &CsvOptions,
+) -> Option<Result<String>> {
+    if !matches!(from, Format::Csv | Format::Tsv) || !matches!(to, Format::Json | Format::Jsonl) {
+        return None;
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    Some(stream_csv(text, from, to, options))
+}
+
+fn stream_csv(text: &str, from: Format, to: Format, options: &CsvOptions) -> Result<String> {
+    let mut reader = csv_reader(text, from, options);
+    let to_error = csv_error(options);
+    let headers: Option<Vec<String>> = if options.header {
+        Some(
+            reader
+                .headers()
+                .map_err(&to_error)?
+                .iter()
+                .map(|name| Value::String(name.to_owned()).to_string())
+                .collect(),
+        )
+    } else {
+        None
+    };
     let cell = |s: &str| {
         if options.infer_types {
             infer(s)
@@ -143,17 +195,57 @@ fn parse_csv(text: &str, format: Format, options: &CsvOptions) -> Result<Value> 
             Value::String(s.to_owned())
         }
     };
-    let csv_error = |e: csv::Error| {
-        let line = e
-            .position()
-            .map_or(0, |p| p.line() as usize + options.skip_rows);
-        DataError::Malformed(format!("CSV at line {line}: {}", e.kind_message()))
+    let mut out = String::with_capacity(text.len() * 2);
+    if to == Format::Json {
+        out.push('[');
+    }
+    let mut record = csv::StringRecord::new();
+    let mut first = true;
+    while reader.read_record(&mut record).map_err(&to_error)? {
+        if to == Format::Json && !first {
+            out.push(',');
+        }
+        first = false;
+        match &headers {
+            Some(names) => {
+                out.push('{');
+                for (i, (name, value)) in names.iter().zip(record.iter()).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(name);
+                    out.push(':');
+                    out.push_str(&cell(value).to_string());
+                }
+                out.push('}');
+            }
+            None => out.push_str(&Value::Array(record.iter().map(cell).collect()).to_string()),
+        }
+        if to == Format::Jsonl {
+            out.push('\n');
+        }
+    }
+    if to == Format::Json {
+        out.push(']');
+    }
+    Ok(out)
+}
+
+fn parse_csv(text: &str, format: Format, options: &CsvOptions) -> Result<Value> {
+    let mut reader = csv_reader(text, format, options);
+    let cell = |s: &str| {
+        if options.infer_types {
+            infer(s)
+        } else {
+            Value::String(s.to_owned())
+        }
     };
+    let csv_error = csv_error(options);
     let headers: Option<Vec<String>> = if options.header {
         Some(
             reader
                 .headers()
-                .map_err(csv_error)?
+                .map_err(&csv_error)?
                 .iter()
                 .map(str::to_owned)
                 .collect(),
@@ -163,7 +255,7 @@ fn parse_csv(text: &str, format: Format, options: &CsvOptions) -> Result<Value> 
     };
     let mut rows = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(csv_error)?;
+        let record = record.map_err(&csv_error)?;
         rows.push(match &headers {
             Some(names) => Value::Object(
                 names
@@ -356,6 +448,33 @@ mod tests {
             render(&mixed, Format::Csv, &csv()).unwrap(),
             "a,b\n1,\n,\"{\"\"nested\"\":true}\"\n"
         );
+    }
+
+    #[test]
+    fn streaming_csv_matches_the_value_path() {
+        let text = "\u{feff}title\nname,qty\nbolt,12\n\"a, \"\"quoted\"\" nut\",\n";
+        for infer_types in [false, true] {
+            let options = CsvOptions {
+                infer_types,
+                skip_rows: 1,
+                ..csv()
+            };
+            let value = parse(text, Format::Csv, &options).unwrap();
+            let streamed = convert_streaming(text, Format::Csv, Format::Json, &options)
+                .unwrap()
+                .unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&streamed).unwrap(), value);
+            let lines = convert_streaming(text, Format::Csv, Format::Jsonl, &options)
+                .unwrap()
+                .unwrap();
+            assert_eq!(parse(&lines, Format::Jsonl, &options).unwrap(), value);
+        }
+        assert!(
+            convert_streaming("a\n1,2\n", Format::Csv, Format::Json, &csv())
+                .unwrap()
+                .is_err()
+        );
+        assert!(convert_streaming("{}", Format::Json, Format::Csv, &csv()).is_none());
     }
 
     #[test]
