@@ -30,10 +30,31 @@ pub fn router(state: AppState) -> OpenApiRouter {
 
 /// The whole service; jq workers are this executable started with [`WORKER_ARG`], so a binary
 /// that serves this app must hand that argument to [`worker_main`].
+///
+/// `FLOWFORGE_DATA_TRANSFORM_JQ_TIMEOUT_SECONDS` (default 10) and
+/// `FLOWFORGE_DATA_TRANSFORM_JQ_MEMORY_MIB` (default 2048) bound each filter; values that are not
+/// positive whole numbers keep the defaults.
 pub fn app(kit: &Kit) -> axum::Router {
     let worker =
         std::env::current_exe().unwrap_or_else(|_| PathBuf::from("flowforge-data-transform"));
-    app_with_worker(kit, worker, domain::jq::JqLimits::default())
+    app_with_worker(kit, worker, jq_limits_from_env())
+}
+
+fn jq_limits_from_env() -> domain::jq::JqLimits {
+    let number = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|n| *n > 0)
+    };
+    let mut limits = domain::jq::JqLimits::default();
+    if let Some(seconds) = number("FLOWFORGE_DATA_TRANSFORM_JQ_TIMEOUT_SECONDS") {
+        limits.timeout = std::time::Duration::from_secs(seconds);
+    }
+    if let Some(mib) = number("FLOWFORGE_DATA_TRANSFORM_JQ_MEMORY_MIB") {
+        limits.memory_kib = mib * 1024;
+    }
+    limits
 }
 
 /// The whole service with jq workers started from `worker` under `limits` (tests pass the

@@ -175,7 +175,7 @@ pub async fn run(
         .arg(worker)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| DataError::Internal(format!("cannot start the jq worker: {e}")))?;
@@ -201,6 +201,16 @@ pub async fn run(
         }
     };
     if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: String = stderr
+            .chars()
+            .rev()
+            .take(400)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        tracing::warn!(status = %output.status, stderr = %tail, "jq worker stopped");
         return Err(DataError::TooComplex(
             "the filter ran out of its CPU time or memory".into(),
         ));
