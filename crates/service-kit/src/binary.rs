@@ -292,7 +292,7 @@ fn from_json<O: DeserializeOwned>(body: &[u8]) -> Result<BinaryInput<O>, ApiErro
 }
 
 /// Decodes standard or URL-safe base64, padded or not, ignoring line breaks.
-pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
         .iter()

@@ -31,6 +31,7 @@ pub mod test_util;
 
 pub use binary::{
     BinaryInput, BinaryOutput, BodyStream, JsonOrBinary, JsonOrStream, ResponseFormat,
+    decode_base64,
 };
 pub use blocking::BlockingPool;
 pub use config::{ConfigError, Limits, ServiceConfig};

@@ -1,17 +1,27 @@
 //! HTTP surface: one handler per operation.
 
+mod records;
+mod schema;
+mod text;
+
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use flowforge_service_kit::{ApiError, ApiJson, BinaryInput, JsonOrBinary};
+use base64::Engine;
+use flowforge_service_kit::{
+    ApiError, ApiJson, BinaryInput, BinaryOutput, JsonOrBinary, ResponseFormat, decode_base64,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::formats::{self, CsvOptions, Format};
-use crate::domain::{jq, patch, template};
+use crate::domain::formats::{self, CsvOptions, Format, FormatOptions};
+use crate::domain::sheets::SheetOptions;
+use crate::domain::tables::TableOptions;
+use crate::domain::xml::XmlOptions;
+use crate::domain::{jq, patch, selectors, template};
 use crate::state::AppState;
 
 /// Every data-transform route, documented.
@@ -19,11 +29,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(convert))
         .routes(routes!(query))
+        .routes(routes!(records::records))
+        .routes(routes!(records::compare))
+        .routes(routes!(schema::validate))
+        .routes(routes!(schema::infer))
         .routes(routes!(json_patch))
         .routes(routes!(render_template))
+        .routes(routes!(text::datetime))
+        .routes(routes!(text::text))
 }
 
-/// A text format.
+/// A data format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DataFormat {
@@ -34,6 +50,13 @@ pub enum DataFormat {
     Tsv,
     Yaml,
     Toml,
+    Xml,
+    /// A `<table>` of an HTML page (read) or a table (write).
+    Html,
+    /// A pipe table.
+    Markdown,
+    /// A workbook: the file itself as the body, or base64 in JSON.
+    Xlsx,
 }
 
 impl From<DataFormat> for Format {
@@ -45,6 +68,31 @@ impl From<DataFormat> for Format {
             DataFormat::Tsv => Self::Tsv,
             DataFormat::Yaml => Self::Yaml,
             DataFormat::Toml => Self::Toml,
+            DataFormat::Xml => Self::Xml,
+            DataFormat::Html => Self::Html,
+            DataFormat::Markdown => Self::Markdown,
+            DataFormat::Xlsx => Self::Xlsx,
+        }
+    }
+}
+
+impl DataFormat {
+    fn is_binary(self) -> bool {
+        Format::from(self).is_binary()
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Jsonl => "jsonl",
+            Self::Csv => "csv",
+            Self::Tsv => "tsv",
+            Self::Yaml => "yaml",
+            Self::Toml => "toml",
+            Self::Xml => "xml",
+            Self::Html => "html",
+            Self::Markdown => "md",
+            Self::Xlsx => "xlsx",
         }
     }
 }
@@ -88,6 +136,86 @@ impl CsvSettings {
     }
 }
 
+/// XML naming.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct XmlSettings {
+    /// Prefix of attribute fields (default `@`).
+    #[serde(default)]
+    pub attribute_prefix: Option<String>,
+    /// The field for text beside attributes or children (default `#text`).
+    #[serde(default)]
+    pub text_key: Option<String>,
+    /// Element names that are always arrays, even when there is one.
+    #[serde(default)]
+    pub arrays: Vec<String>,
+    /// The root element written when the data is not one object with one field (default `root`).
+    #[serde(default)]
+    pub root_name: Option<String>,
+    /// The element written per item of a top-level array (default `item`).
+    #[serde(default)]
+    pub item_name: Option<String>,
+}
+
+/// Which sheet of a workbook to read.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SheetSettings {
+    /// A sheet's name (default: the first).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Or its position from 0.
+    #[serde(default)]
+    pub index: Option<usize>,
+    /// An A1 range, e.g. `B2:F100`.
+    #[serde(default)]
+    pub range: Option<String>,
+}
+
+/// Which table of an HTML page to read.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TableSettings {
+    /// The table's position in the page from 0.
+    #[serde(default)]
+    pub index: usize,
+}
+
+/// Every format's settings; `csv.header` also decides headers of sheets and tables.
+fn format_options(
+    csv: &CsvSettings,
+    xml: &XmlSettings,
+    sheet: &SheetSettings,
+    table: &TableSettings,
+) -> Result<FormatOptions, ApiError> {
+    let csv = csv.options()?;
+    let defaults = XmlOptions::default();
+    let header = csv.header;
+    Ok(FormatOptions {
+        xml: XmlOptions {
+            attribute_prefix: xml
+                .attribute_prefix
+                .clone()
+                .unwrap_or(defaults.attribute_prefix),
+            text_key: xml.text_key.clone().unwrap_or(defaults.text_key),
+            arrays: xml.arrays.clone(),
+            root_name: xml.root_name.clone().unwrap_or(defaults.root_name),
+            item_name: xml.item_name.clone().unwrap_or(defaults.item_name),
+        },
+        sheet: SheetOptions {
+            sheet: sheet.name.clone(),
+            sheet_index: sheet.index,
+            range: sheet.range.clone(),
+            header,
+        },
+        table: TableOptions {
+            index: table.index,
+            header,
+        },
+        csv,
+    })
+}
+
 /// Options of a raw-body request (the file is the body; options are query parameters).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -99,9 +227,12 @@ pub struct RawOptions {
     /// `convert`: the format to answer in.
     #[serde(default)]
     pub to: Option<DataFormat>,
-    /// `query`: the jq filter.
+    /// `query`: the filter.
     #[serde(default)]
     pub filter: Option<String>,
+    /// `query`: its language (default jq).
+    #[serde(default)]
+    pub language: Option<QueryLanguage>,
     #[serde(default)]
     pub delimiter: Option<String>,
     #[serde(default)]
@@ -110,16 +241,53 @@ pub struct RawOptions {
     pub infer_types: bool,
     #[serde(default)]
     pub skip_rows: usize,
+    /// XLSX: the sheet's name.
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// XLSX: the sheet's position from 0.
+    #[serde(default)]
+    pub sheet_index: Option<usize>,
+    /// XLSX: an A1 range.
+    #[serde(default)]
+    pub range: Option<String>,
+    /// HTML: the table's position from 0.
+    #[serde(default)]
+    pub table_index: usize,
+    /// XML: the root element written.
+    #[serde(default)]
+    pub root_name: Option<String>,
+    /// XML: element names that are always arrays, comma-separated.
+    #[serde(default)]
+    pub arrays: Option<String>,
 }
 
 impl RawOptions {
-    fn csv(&self) -> CsvSettings {
-        CsvSettings {
-            delimiter: self.delimiter.clone(),
-            header: self.header,
-            infer_types: self.infer_types,
-            skip_rows: self.skip_rows,
-        }
+    fn format_options(&self) -> Result<FormatOptions, ApiError> {
+        format_options(
+            &CsvSettings {
+                delimiter: self.delimiter.clone(),
+                header: self.header,
+                infer_types: self.infer_types,
+                skip_rows: self.skip_rows,
+            },
+            &XmlSettings {
+                root_name: self.root_name.clone(),
+                arrays: self
+                    .arrays
+                    .as_deref()
+                    .map(|a| a.split(',').map(|n| n.trim().to_owned()).collect())
+                    .unwrap_or_default(),
+                ..XmlSettings::default()
+            },
+            &SheetSettings {
+                name: self.sheet.clone(),
+                index: self.sheet_index,
+                range: self.range.clone(),
+            },
+            &TableSettings {
+                index: self.table_index,
+            },
+        )
     }
 }
 
@@ -133,9 +301,15 @@ fn format_of(content_type: Option<&str>) -> Option<DataFormat> {
         "text/tab-separated-values" => DataFormat::Tsv,
         "application/yaml" | "application/x-yaml" | "text/yaml" => DataFormat::Yaml,
         "application/toml" => DataFormat::Toml,
+        "application/xml" | "text/xml" => DataFormat::Xml,
+        "text/html" => DataFormat::Html,
+        "text/markdown" => DataFormat::Markdown,
+        XLSX_MEDIA_TYPE => DataFormat::Xlsx,
         _ => return None,
     })
 }
+
+const XLSX_MEDIA_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 fn media_type(format: DataFormat) -> &'static str {
     match format {
@@ -145,11 +319,17 @@ fn media_type(format: DataFormat) -> &'static str {
         DataFormat::Tsv => "text/tab-separated-values; charset=utf-8",
         DataFormat::Yaml => "application/yaml",
         DataFormat::Toml => "application/toml",
+        DataFormat::Xml => "application/xml",
+        DataFormat::Html => "text/html; charset=utf-8",
+        DataFormat::Markdown => "text/markdown; charset=utf-8",
+        DataFormat::Xlsx => XLSX_MEDIA_TYPE,
     }
 }
 
-/// A raw body's text (checked UTF-8, not copied) and format.
-fn raw_text(file: BinaryInput<RawOptions>) -> Result<(Utf8Body, DataFormat, RawOptions), ApiError> {
+/// A raw body, its format and options.
+fn raw_input(
+    file: BinaryInput<RawOptions>,
+) -> Result<(bytes::Bytes, DataFormat, RawOptions), ApiError> {
     let from = file
         .options
         .from
@@ -160,36 +340,27 @@ fn raw_text(file: BinaryInput<RawOptions>) -> Result<(Utf8Body, DataFormat, RawO
                 "name the body's format (`?from=csv`) or send its Content-Type",
             )
         })?;
-    if let Err(e) = std::str::from_utf8(&file.bytes) {
-        return Err(ApiError::invalid_field(
-            "input",
-            format!("is not UTF-8 (byte {})", e.valid_up_to()),
-        ));
-    }
-    Ok((Utf8Body(file.bytes), from, file.options))
+    Ok((file.bytes, from, file.options))
 }
 
-/// A body known to be UTF-8 (checked once, never copied).
-struct Utf8Body(bytes::Bytes);
-
-impl Utf8Body {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-/// The input as text in a format, or as JSON already.
+/// The input given as text in a format (base64 for binary formats), or as JSON already.
 fn input_value(
     input: Option<String>,
     from: Option<DataFormat>,
     data: Option<Value>,
-    csv: &CsvOptions,
+    options: &FormatOptions,
 ) -> Result<Value, ApiError> {
     match (input, data) {
         (Some(text), None) => {
             let from =
                 from.ok_or_else(|| ApiError::invalid_field("from", "name the format of `input`"))?;
-            Ok(formats::parse(&text, from.into(), csv)?)
+            if from.is_binary() {
+                let bytes = decode_base64(&text).ok_or_else(|| {
+                    ApiError::invalid_field("input", "must be base64 for a binary format")
+                })?;
+                return Ok(formats::parse_bytes(&bytes, from.into(), options)?);
+            }
+            Ok(formats::parse(&text, from.into(), options)?)
         }
         (None, Some(data)) => Ok(data),
         _ => Err(ApiError::invalid_field(
@@ -199,12 +370,60 @@ fn input_value(
     }
 }
 
+/// `value` in `to`: JSON as `data`, text formats as `output`, binary ones as base64 `output`.
+fn written(
+    value: Value,
+    to: DataFormat,
+    options: &FormatOptions,
+) -> Result<ConvertResponse, ApiError> {
+    if to == DataFormat::Json {
+        return Ok(ConvertResponse {
+            format: to,
+            data: Some(value),
+            output: None,
+            encoding: None,
+        });
+    }
+    let bytes = formats::render_bytes(&value, to.into(), options)?;
+    let (output, encoding) = if to.is_binary() {
+        (
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+            Some("base64"),
+        )
+    } else {
+        (
+            String::from_utf8(bytes).map_err(|e| ApiError::internal(e.to_string()))?,
+            None,
+        )
+    };
+    Ok(ConvertResponse {
+        format: to,
+        data: None,
+        output: Some(output),
+        encoding,
+    })
+}
+
+/// A converted file as the response: text formats with their Content-Type, binary ones as a
+/// download (or base64 JSON on `Accept: application/json`).
+fn file_response(bytes: Vec<u8>, to: DataFormat, accept: ResponseFormat) -> Response {
+    if to.is_binary() {
+        return BinaryOutput {
+            bytes: bytes.into(),
+            content_type: media_type(to).to_owned(),
+            filename: format!("converted.{}", to.extension()),
+        }
+        .into_response_as(accept);
+    }
+    ([(http::header::CONTENT_TYPE, media_type(to))], bytes).into_response()
+}
+
 /// Convert between formats.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = json!({"input": "name,qty\nbolt,12\n", "from": "csv", "to": "json", "csv": {"inferTypes": true}}))]
 pub struct ConvertRequest {
-    /// The text to convert.
+    /// The text to convert (base64 for XLSX).
     #[serde(default)]
     pub input: Option<String>,
     /// Its format.
@@ -217,9 +436,21 @@ pub struct ConvertRequest {
     pub to: DataFormat,
     #[serde(default)]
     pub csv: CsvSettings,
+    #[serde(default)]
+    pub xml: XmlSettings,
+    #[serde(default)]
+    pub sheet: SheetSettings,
+    #[serde(default)]
+    pub table: TableSettings,
 }
 
-/// Converted data: `data` for JSON, `output` text for the others.
+impl ConvertRequest {
+    fn format_options(&self) -> Result<FormatOptions, ApiError> {
+        format_options(&self.csv, &self.xml, &self.sheet, &self.table)
+    }
+}
+
+/// Converted data: `data` for JSON, `output` text for the others (base64 for XLSX).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConvertResponse {
     pub format: DataFormat,
@@ -228,13 +459,19 @@ pub struct ConvertResponse {
     pub data: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// `base64` when `output` is a binary file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
 }
 
-/// JSON, JSON Lines, CSV, TSV, YAML and TOML to one another.
+/// JSON, JSON Lines, CSV, TSV, YAML, TOML, XML, HTML and Markdown tables, and XLSX, to one
+/// another.
 ///
-/// Also takes the file itself as the body (any non-JSON Content-Type, e.g. `text/csv`) with
-/// `?to=json` (and `from`, `delimiter`, `header`, `inferTypes`, `skipRows`) and then answers with
-/// the converted file and its Content-Type.
+/// Also takes the file itself as the body (any non-JSON Content-Type, e.g. `text/csv` or the
+/// XLSX type) with `?to=json` (and `from`, `delimiter`, `header`, `inferTypes`, `skipRows`,
+/// `sheet`, `sheetIndex`, `range`, `tableIndex`, `rootName`, `arrays`) and then answers with the
+/// converted file and its Content-Type (XLSX as a download, or base64 JSON on
+/// `Accept: application/json`).
 #[utoipa::path(
     post,
     path = "/api/v1/data/convert",
@@ -245,37 +482,26 @@ pub struct ConvertResponse {
 )]
 pub async fn convert(
     State(state): State<AppState>,
+    accept: ResponseFormat,
     request: JsonOrBinary<ApiJson<ConvertRequest>, RawOptions>,
 ) -> Result<Response, ApiError> {
     let outcome = match request {
         JsonOrBinary::Json(ApiJson(r)) => convert_json(&state, r)
             .await
             .map(|r| Json(r).into_response()),
-        JsonOrBinary::Binary(file) => convert_raw(&state, file).await,
+        JsonOrBinary::Binary(file) => convert_raw(&state, file, accept).await,
     };
     state.record("convert", outcome.is_ok());
     outcome
 }
 
 async fn convert_json(state: &AppState, r: ConvertRequest) -> Result<ConvertResponse, ApiError> {
-    let csv = r.csv.options()?;
-    let to = r.to;
+    let options = r.format_options()?;
     state
         .cpu
         .run(move || {
-            let value = input_value(r.input, r.from, r.data, &csv)?;
-            if to == DataFormat::Json {
-                return Ok(ConvertResponse {
-                    format: to,
-                    data: Some(value),
-                    output: None,
-                });
-            }
-            Ok(ConvertResponse {
-                format: to,
-                data: None,
-                output: Some(formats::render(&value, to.into(), &csv)?),
-            })
+            let value = input_value(r.input, r.from, r.data, &options)?;
+            written(value, r.to, &options)
         })
         .await
 }
@@ -283,101 +509,248 @@ async fn convert_json(state: &AppState, r: ConvertRequest) -> Result<ConvertResp
 async fn convert_raw(
     state: &AppState,
     file: BinaryInput<RawOptions>,
+    accept: ResponseFormat,
 ) -> Result<Response, ApiError> {
-    let (text, from, options) = raw_text(file)?;
+    let (bytes, from, options) = raw_input(file)?;
     let to = options.to.ok_or_else(|| {
         ApiError::invalid_field("to", "name the format to answer in (`?to=json`)")
     })?;
-    let csv = options.csv().options()?;
+    let options = options.format_options()?;
     let output = state
         .cpu
         .run(move || {
-            let text = text.as_str();
-            if let Some(streamed) = formats::convert_streaming(text, from.into(), to.into(), &csv) {
-                return Ok(streamed?);
+            if !from.is_binary() {
+                let text = formats::utf8(&bytes)?;
+                if let Some(streamed) =
+                    formats::convert_streaming(text, from.into(), to.into(), &options.csv)
+                {
+                    return Ok(streamed?.into_bytes());
+                }
             }
-            let value = formats::parse(text, from.into(), &csv)?;
-            Ok(formats::render(&value, to.into(), &csv)?)
+            let value = formats::parse_bytes(&bytes, from.into(), &options)?;
+            Ok(formats::render_bytes(&value, to.into(), &options)?)
         })
         .await?;
-    Ok(([(http::header::CONTENT_TYPE, media_type(to))], output).into_response())
+    Ok(file_response(output, to, accept))
 }
 
-/// Run a jq filter.
+/// A query language.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryLanguage {
+    /// jq 1.7 with its standard library (jaq), in a sandboxed worker.
+    #[default]
+    Jq,
+    /// RFC 9535: every selected node, in document order.
+    Jsonpath,
+    /// JMESPath: one result.
+    Jmespath,
+}
+
+/// Run a query.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = json!({"filter": "map(select(.total > 10)) | sort_by(.total)", "data": [{"id": 1, "total": 30}, {"id": 2, "total": 5}]}))]
 pub struct QueryRequest {
-    /// A jq program (jq 1.7 language, standard library included).
+    /// The query: a jq program, a JSONPath or a JMESPath expression.
     pub filter: String,
+    /// Default jq.
+    #[serde(default)]
+    pub language: QueryLanguage,
     /// The input as JSON (default `null`).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub data: Value,
-    /// Or the input as text in `from`.
+    /// Or the input as text in `from` (base64 for XLSX).
     #[serde(default)]
     pub input: Option<String>,
     #[serde(default)]
     pub from: Option<DataFormat>,
+    /// Also write the results in this format (`output`): one result as itself, several as an
+    /// array.
+    #[serde(default)]
+    pub to: Option<DataFormat>,
     #[serde(default)]
     pub csv: CsvSettings,
+    #[serde(default)]
+    pub xml: XmlSettings,
+    #[serde(default)]
+    pub sheet: SheetSettings,
+    #[serde(default)]
+    pub table: TableSettings,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueryResponse {
-    /// Every value the filter produced, in order.
+    /// Every value the query produced, in order.
     #[schema(value_type = Vec<Object>)]
     pub results: Vec<Value>,
+    /// The results in `to`, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<ConvertResponse>,
 }
 
-/// jq over JSON or any supported format; runaway filters are stopped (422 TIMEOUT or
+/// A query's input: parsed, or JSON text not parsed yet (a raw JSON body goes to jq as it came).
+enum QueryInput {
+    Value(Value),
+    JsonText(bytes::Bytes),
+}
+
+/// Runs `filter` in `language` over `input`.
+async fn run_query(
+    state: &AppState,
+    language: QueryLanguage,
+    filter: String,
+    input: QueryInput,
+) -> Result<Vec<Value>, ApiError> {
+    if language == QueryLanguage::Jq {
+        let text = match input {
+            QueryInput::JsonText(text) => text,
+            QueryInput::Value(value) => {
+                state
+                    .cpu
+                    .run(move || {
+                        serde_json::to_vec(&value)
+                            .map(bytes::Bytes::from)
+                            .map_err(|e| ApiError::internal(e.to_string()))
+                    })
+                    .await?
+            }
+        };
+        return Ok(jq::run(&state.worker, &filter, text, state.jq_limits).await?);
+    }
+    let value = match input {
+        QueryInput::Value(value) => value,
+        QueryInput::JsonText(text) => {
+            state
+                .cpu
+                .run(move || {
+                    Ok(formats::parse_bytes(
+                        &text,
+                        Format::Json,
+                        &FormatOptions::default(),
+                    )?)
+                })
+                .await?
+        }
+    };
+    match language {
+        QueryLanguage::Jq => unreachable!("answered above"),
+        QueryLanguage::Jsonpath => {
+            state
+                .cpu
+                .run(move || Ok(selectors::jsonpath(&filter, &value)?))
+                .await
+        }
+        QueryLanguage::Jmespath => {
+            state
+                .cpu
+                .run(move || Ok(vec![selectors::jmespath(&filter, &value)?]))
+                .await
+        }
+    }
+}
+
+/// One result as itself, several as an array.
+fn results_value(mut results: Vec<Value>) -> Value {
+    if results.len() == 1 {
+        results.remove(0)
+    } else {
+        Value::Array(results)
+    }
+}
+
+/// jq, JSONPath (RFC 9535) or JMESPath over JSON or any supported format, with the results
+/// optionally written in any format; runaway jq filters are stopped (422 TIMEOUT or
 /// EXPRESSION_TOO_COMPLEX).
 ///
 /// Also takes the input file itself as the body (any non-JSON Content-Type; raw JSON as
-/// `application/octet-stream` with `from=json`) with `?filter=…`.
+/// `application/octet-stream` with `from=json`) with `?filter=…` (and `language`); with `?to=…`
+/// the answer is the results as a file in that format (CSV in → jq → XLSX out).
 #[utoipa::path(
     post,
     path = "/api/v1/data/query",
     tag = "queries",
     request_body = QueryRequest,
     params(RawOptions),
-    responses((status = 200, description = "The filter's outputs", body = QueryResponse))
+    responses((status = 200, description = "The query's results", body = QueryResponse))
 )]
 pub async fn query(
     State(state): State<AppState>,
+    accept: ResponseFormat,
     request: JsonOrBinary<ApiJson<QueryRequest>, RawOptions>,
-) -> Result<Json<QueryResponse>, ApiError> {
-    let (filter, value) = match request {
+) -> Result<Response, ApiError> {
+    let outcome = query_inner(&state, accept, request).await;
+    state.record("query", outcome.is_ok());
+    outcome
+}
+
+async fn query_inner(
+    state: &AppState,
+    accept: ResponseFormat,
+    request: JsonOrBinary<ApiJson<QueryRequest>, RawOptions>,
+) -> Result<Response, ApiError> {
+    match request {
         JsonOrBinary::Json(ApiJson(r)) => {
-            let csv = r.csv.options()?;
+            let options = format_options(&r.csv, &r.xml, &r.sheet, &r.table)?;
             let from = r.from;
             // `data` may be null (jq's `null` input); it is the input unless text is given.
             let (input, data) = match r.input {
                 Some(text) => (Some(text), None),
                 None => (None, Some(r.data)),
             };
+            let parse_options = options.clone();
             let value = state
                 .cpu
-                .run(move || input_value(input, from, data, &csv))
+                .run(move || input_value(input, from, data, &parse_options))
                 .await?;
-            (r.filter, value)
+            let results = run_query(state, r.language, r.filter, QueryInput::Value(value)).await?;
+            let output = match r.to {
+                None => None,
+                Some(to) => {
+                    let value = results_value(results.clone());
+                    Some(state.cpu.run(move || written(value, to, &options)).await?)
+                }
+            };
+            Ok(Json(QueryResponse { results, output }).into_response())
         }
         JsonOrBinary::Binary(file) => {
-            let (text, from, options) = raw_text(file)?;
-            let filter = options.filter.clone().ok_or_else(|| {
-                ApiError::invalid_field("filter", "give the jq filter (`?filter=…`)")
-            })?;
-            let csv = options.csv().options()?;
-            let value = state
-                .cpu
-                .run(move || Ok(formats::parse(text.as_str(), from.into(), &csv)?))
-                .await?;
-            (filter, value)
+            let (bytes, from, raw) = raw_input(file)?;
+            let filter = raw
+                .filter
+                .clone()
+                .ok_or_else(|| ApiError::invalid_field("filter", "give the query (`?filter=…`)"))?;
+            let options = raw.format_options()?;
+            let input = if from == DataFormat::Json {
+                let bom = bytes.starts_with(b"\xEF\xBB\xBF");
+                QueryInput::JsonText(if bom { bytes.slice(3..) } else { bytes })
+            } else {
+                let parse_options = options.clone();
+                QueryInput::Value(
+                    state
+                        .cpu
+                        .run(move || Ok(formats::parse_bytes(&bytes, from.into(), &parse_options)?))
+                        .await?,
+                )
+            };
+            let results = run_query(state, raw.language.unwrap_or_default(), filter, input).await?;
+            match raw.to {
+                None => Ok(Json(QueryResponse {
+                    results,
+                    output: None,
+                })
+                .into_response()),
+                Some(to) => {
+                    let value = results_value(results);
+                    let bytes = state
+                        .cpu
+                        .run(move || Ok(formats::render_bytes(&value, to.into(), &options)?))
+                        .await?;
+                    Ok(file_response(bytes, to, accept))
+                }
+            }
         }
-    };
-    let outcome = jq::run(&state.worker, &filter, value, state.jq_limits).await;
-    state.record("query", outcome.is_ok());
-    Ok(Json(QueryResponse { results: outcome? }))
+    }
 }
 
 /// JSON Patch and Merge Patch.

@@ -1,9 +1,18 @@
-//! The transformations themselves, free of HTTP: formats, jq, JSON Patch, templates.
+//! The transformations themselves, free of HTTP: formats, queries, record shaping, schemas,
+//! patches, templates, dates and text.
 
+pub mod datetime;
 pub mod formats;
 pub mod jq;
 pub mod patch;
+pub mod records;
+pub mod schema;
+pub mod selectors;
+pub mod sheets;
+pub mod tables;
 pub mod template;
+pub mod text;
+pub mod xml;
 
 /// Why a transformation could not be done.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

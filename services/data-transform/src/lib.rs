@@ -1,5 +1,7 @@
 //! FlowForge data-transform service (`/api/v1/data/`): conversion between JSON, JSON Lines,
-//! CSV/TSV, YAML and TOML; jq queries; JSON Patch and Merge Patch; Jinja-style templates.
+//! CSV/TSV, YAML, TOML, XML, HTML and Markdown tables and XLSX; jq, JSONPath and JMESPath
+//! queries; record pipelines and dataset comparison; JSON Schema validation and inference; JSON
+//! Patch and Merge Patch; Jinja-style templates; dates in time zones; HTML/Markdown text tools.
 //!
 //! [`router`] gives the service's documented routes; [`app`] wraps them with the service kit.
 //! Domain code (`domain`) knows nothing of HTTP; `api` maps it to JSON; `errors` maps its errors

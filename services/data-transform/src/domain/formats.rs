@@ -1,11 +1,15 @@
-//! Text formats to and from JSON values: JSON, JSON Lines, CSV, TSV, YAML and TOML. Every parse
-//! error says where (line and column, or the CSV record).
+//! Formats to and from JSON values: JSON, JSON Lines, CSV, TSV, YAML, TOML, XML, HTML and
+//! Markdown tables (text), and XLSX (binary). Every parse error says where (line and column,
+//! or the CSV record).
 
 use serde_json::{Map, Value};
 
+use super::sheets::{self, SheetOptions};
+use super::tables::{self, TableOptions};
+use super::xml::{self, XmlOptions};
 use super::{DataError, Result};
 
-/// A text format.
+/// A data format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Json,
@@ -14,6 +18,61 @@ pub enum Format {
     Tsv,
     Yaml,
     Toml,
+    Xml,
+    /// A `<table>` in an HTML page.
+    Html,
+    /// A pipe table in Markdown.
+    Markdown,
+    Xlsx,
+}
+
+impl Format {
+    /// Bytes rather than text.
+    pub fn is_binary(self) -> bool {
+        self == Self::Xlsx
+    }
+}
+
+/// Every format's options.
+#[derive(Debug, Clone, Default)]
+pub struct FormatOptions {
+    pub csv: CsvOptions,
+    pub xml: XmlOptions,
+    pub sheet: SheetOptions,
+    pub table: TableOptions,
+}
+
+impl From<CsvOptions> for FormatOptions {
+    fn from(csv: CsvOptions) -> Self {
+        Self {
+            csv,
+            ..Self::default()
+        }
+    }
+}
+
+/// Parses a file in any format; text formats must be UTF-8 (checked in place, not copied).
+pub fn parse_bytes(bytes: &[u8], format: Format, options: &FormatOptions) -> Result<Value> {
+    if format == Format::Xlsx {
+        return sheets::read(bytes, &options.sheet);
+    }
+    parse(utf8(bytes)?, format, options)
+}
+
+/// `bytes` as text, or where they stop being UTF-8.
+pub fn utf8(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|e| DataError::Invalid {
+        field: "input".into(),
+        message: format!("is not UTF-8 (byte {})", e.valid_up_to()),
+    })
+}
+
+/// Writes `value` in any format.
+pub fn render_bytes(value: &Value, format: Format, options: &FormatOptions) -> Result<Vec<u8>> {
+    if format == Format::Xlsx {
+        return sheets::write(value);
+    }
+    render(value, format, options).map(String::into_bytes)
 }
 
 /// CSV/TSV options.
@@ -46,9 +105,10 @@ fn at(format: &str, line: usize, column: usize, message: impl std::fmt::Display)
     ))
 }
 
-/// Parses `text` in `format`.
-pub fn parse(text: &str, format: Format, csv: &CsvOptions) -> Result<Value> {
+/// Parses `text` in a text format.
+pub fn parse(text: &str, format: Format, options: &FormatOptions) -> Result<Value> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let csv = &options.csv;
     match format {
         Format::Json => serde_json::from_str(text)
             .map_err(|e| at("JSON", e.line(), e.column(), strip_position(&e.to_string()))),
@@ -85,6 +145,10 @@ pub fn parse(text: &str, format: Format, csv: &CsvOptions) -> Result<Value> {
                 .unwrap_or((1, 1));
             at("TOML", line, column, e.message())
         }),
+        Format::Xml => xml::parse(text, &options.xml),
+        Format::Html => tables::parse_html(text, options.table),
+        Format::Markdown => tables::parse_markdown(text, options.table),
+        Format::Xlsx => parse_bytes(text.as_bytes(), format, options),
     }
 }
 
@@ -286,8 +350,9 @@ impl KindMessage for csv::Error {
     }
 }
 
-/// Renders `value` in `format`.
-pub fn render(value: &Value, format: Format, csv: &CsvOptions) -> Result<String> {
+/// Renders `value` in a text format.
+pub fn render(value: &Value, format: Format, options: &FormatOptions) -> Result<String> {
+    let csv = &options.csv;
     match format {
         Format::Json => {
             serde_json::to_string_pretty(value).map_err(|e| DataError::Internal(e.to_string()))
@@ -322,6 +387,12 @@ pub fn render(value: &Value, format: Format, csv: &CsvOptions) -> Result<String>
                 message: format!("cannot be written as TOML: {e}"),
             })
         }
+        Format::Xml => Ok(xml::render(value, &options.xml)),
+        Format::Html => tables::render_html(value),
+        Format::Markdown => tables::render_markdown(value),
+        Format::Xlsx => Err(DataError::Internal(
+            "XLSX is binary: render it with render_bytes".into(),
+        )),
     }
 }
 
@@ -392,17 +463,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn csv() -> CsvOptions {
-        CsvOptions::default()
+    fn csv() -> FormatOptions {
+        FormatOptions::default()
     }
 
     #[test]
     fn every_format_round_trips_the_same_records() {
         let records = json!([{"id": 1, "name": "Ada", "active": true}, {"id": 2, "name": "Linus", "active": false}]);
-        let typed = CsvOptions {
+        let typed = FormatOptions::from(CsvOptions {
             infer_types: true,
-            ..csv()
-        };
+            ..CsvOptions::default()
+        });
         for format in [
             Format::Json,
             Format::Jsonl,
@@ -425,20 +496,20 @@ mod tests {
     #[test]
     fn csv_options() {
         let text = "\u{feff}Report\nname;qty;code\nbolt;12;007\nnut;;x\n";
-        let options = CsvOptions {
+        let options = FormatOptions::from(CsvOptions {
             delimiter: Some(b';'),
             infer_types: true,
             skip_rows: 1,
-            ..csv()
-        };
+            ..CsvOptions::default()
+        });
         assert_eq!(
             parse(text, Format::Csv, &options).unwrap(),
             json!([{"name": "bolt", "qty": 12, "code": "007"}, {"name": "nut", "qty": null, "code": "x"}])
         );
-        let rows = CsvOptions {
+        let rows = FormatOptions::from(CsvOptions {
             header: false,
-            ..csv()
-        };
+            ..CsvOptions::default()
+        });
         assert_eq!(
             parse("a,b\n1,2\n", Format::Csv, &rows).unwrap(),
             json!([["a", "b"], ["1", "2"]])
@@ -454,27 +525,27 @@ mod tests {
     fn streaming_csv_matches_the_value_path() {
         let text = "\u{feff}title\nname,qty\nbolt,12\n\"a, \"\"quoted\"\" nut\",\n";
         for infer_types in [false, true] {
-            let options = CsvOptions {
+            let options = FormatOptions::from(CsvOptions {
                 infer_types,
                 skip_rows: 1,
-                ..csv()
-            };
+                ..CsvOptions::default()
+            });
             let value = parse(text, Format::Csv, &options).unwrap();
-            let streamed = convert_streaming(text, Format::Csv, Format::Json, &options)
+            let streamed = convert_streaming(text, Format::Csv, Format::Json, &options.csv)
                 .unwrap()
                 .unwrap();
             assert_eq!(serde_json::from_str::<Value>(&streamed).unwrap(), value);
-            let lines = convert_streaming(text, Format::Csv, Format::Jsonl, &options)
+            let lines = convert_streaming(text, Format::Csv, Format::Jsonl, &options.csv)
                 .unwrap()
                 .unwrap();
             assert_eq!(parse(&lines, Format::Jsonl, &options).unwrap(), value);
         }
         assert!(
-            convert_streaming("a\n1,2\n", Format::Csv, Format::Json, &csv())
+            convert_streaming("a\n1,2\n", Format::Csv, Format::Json, &csv().csv)
                 .unwrap()
                 .is_err()
         );
-        assert!(convert_streaming("{}", Format::Json, Format::Csv, &csv()).is_none());
+        assert!(convert_streaming("{}", Format::Json, Format::Csv, &csv().csv).is_none());
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! executable started with [`WORKER_ARG`] — under a CPU-time and memory limit (`ulimit`) and a
 //! wall-clock deadline, and is killed past them. A runaway filter costs one process, never the
 //! service.
+//!
+//! The protocol keeps big inputs cheap: the service writes one header line (the filter) and then
+//! the input's JSON text as it is — a raw JSON body is never parsed by the service at all — and
+//! the worker answers with one header line (the outcome) and then one result per line.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -41,24 +45,34 @@ impl Default for JqLimits {
     }
 }
 
+/// The first line the worker reads; the input's JSON text follows it.
 #[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Job {
     filter: String,
-    input: Value,
     max_results: usize,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The first line the worker writes; for `Results(n)`, n lines of JSON follow.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-enum Outcome {
-    Results(Vec<Value>),
+enum Header {
+    Results(usize),
     Compile(String),
+    Malformed(String),
     Runtime(String),
     TooMany(usize),
 }
 
-/// Compiles and runs `filter` on `input` in this process (the worker's work).
-fn run_here(filter: &str, input: &Value, max_results: usize) -> Outcome {
+/// What a filter gave: results as compact JSON text, or why not.
+#[derive(Debug)]
+enum Outcome {
+    Results(Vec<String>),
+    Failed(Header),
+}
+
+/// Compiles and runs `filter` on the JSON text `input` in this process (the worker's work).
+fn run_here(filter: &str, input: &[u8], max_results: usize) -> Outcome {
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
@@ -73,7 +87,9 @@ fn run_here(filter: &str, input: &Value, max_results: usize) -> Outcome {
     };
     let modules = match loader.load(&arena, program) {
         Ok(modules) => modules,
-        Err(errors) => return Outcome::Compile(describe_load_errors(filter, &errors)),
+        Err(errors) => {
+            return Outcome::Failed(Header::Compile(describe_load_errors(filter, &errors)));
+        }
     };
     let compiled = match Compiler::default().with_funs(funs).compile(modules) {
         Ok(compiled) => compiled,
@@ -85,11 +101,12 @@ fn run_here(filter: &str, input: &Value, max_results: usize) -> Outcome {
                         .map(|(name, undefined)| format!("{undefined:?} `{name}`"))
                 })
                 .collect();
-            return Outcome::Compile(format!("undefined: {}", names.join(", ")));
+            return Outcome::Failed(Header::Compile(format!("undefined: {}", names.join(", "))));
         }
     };
-    let Ok(value) = jaq_json::read::parse_single(input.to_string().as_bytes()) else {
-        return Outcome::Runtime("the input is not JSON".into());
+    let value = match jaq_json::read::parse_single(input) {
+        Ok(value) => value,
+        Err(e) => return Outcome::Failed(Header::Malformed(format!("JSON at {e}"))),
     };
     let ctx = Ctx::<data::JustLut<Val>>::new(&compiled.lut, Vars::new([]));
     let mut results = Vec::new();
@@ -97,15 +114,11 @@ fn run_here(filter: &str, input: &Value, max_results: usize) -> Outcome {
         match output {
             Ok(val) => {
                 if results.len() == max_results {
-                    return Outcome::TooMany(max_results);
+                    return Outcome::Failed(Header::TooMany(max_results));
                 }
-                match serde_json::from_str(&val.to_string()) {
-                    Ok(json) => results.push(json),
-                    // NaN and Infinity have no JSON form; jq prints null.
-                    Err(_) => results.push(Value::Null),
-                }
+                results.push(val.to_string());
             }
-            Err(error) => return Outcome::Runtime(error.to_string()),
+            Err(error) => return Outcome::Failed(Header::Runtime(error.to_string())),
         }
     }
     Outcome::Results(results)
@@ -139,30 +152,50 @@ pub fn worker_main() -> std::process::ExitCode {
     if std::io::stdin().read_to_end(&mut input).is_err() {
         return std::process::ExitCode::FAILURE;
     }
-    let Ok(job) = serde_json::from_slice::<Job>(&input) else {
+    let Some(newline) = input.iter().position(|b| *b == b'\n') else {
         return std::process::ExitCode::FAILURE;
     };
-    let outcome = run_here(&job.filter, &job.input, job.max_results);
-    let mut stdout = std::io::stdout().lock();
-    if serde_json::to_writer(&mut stdout, &outcome).is_err() || stdout.flush().is_err() {
+    let Ok(job) = serde_json::from_slice::<Job>(&input[..newline]) else {
+        return std::process::ExitCode::FAILURE;
+    };
+    let outcome = run_here(&job.filter, &input[newline + 1..], job.max_results);
+    drop(input);
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match outcome {
+        Outcome::Results(results) => {
+            serde_json::to_writer(&mut stdout, &Header::Results(results.len()))
+                .map_err(std::io::Error::other)
+                .and_then(|()| {
+                    results.iter().try_for_each(|result| {
+                        stdout.write_all(b"\n")?;
+                        stdout.write_all(result.as_bytes())
+                    })
+                })
+        }
+        Outcome::Failed(header) => {
+            serde_json::to_writer(&mut stdout, &header).map_err(std::io::Error::other)
+        }
+    };
+    if written.and_then(|()| stdout.flush()).is_err() {
         return std::process::ExitCode::FAILURE;
     }
     std::process::ExitCode::SUCCESS
 }
 
-/// Runs `filter` on `input` in a worker process started from `worker` under `limits`.
+/// Runs `filter` on `input` (JSON text; a raw body goes as it came) in a worker process started
+/// from `worker` under `limits`.
 pub async fn run(
     worker: &Path,
     filter: &str,
-    input: Value,
+    input: bytes::Bytes,
     limits: JqLimits,
 ) -> Result<Vec<Value>> {
-    let job = serde_json::to_vec(&Job {
+    let mut header = serde_json::to_vec(&Job {
         filter: filter.to_owned(),
-        input,
         max_results: limits.max_results,
     })
     .map_err(|e| DataError::Internal(e.to_string()))?;
+    header.push(b'\n');
     let cpu_seconds = limits.timeout.as_secs().max(1);
     // `ulimit` in a shell sets the limits without unsafe code; `exec` keeps one process.
     let mut child = tokio::process::Command::new("/bin/sh")
@@ -186,7 +219,9 @@ pub async fn run(
     let work = async {
         use tokio::io::AsyncWriteExt;
         // A write error means the worker died early; its exit status tells why.
-        let _ = stdin.write_all(&job).await;
+        if stdin.write_all(&header).await.is_ok() {
+            let _ = stdin.write_all(&input).await;
+        }
         drop(stdin);
         child.wait_with_output().await
     };
@@ -215,19 +250,43 @@ pub async fn run(
             "the filter ran out of its CPU time or memory".into(),
         ));
     }
-    match serde_json::from_slice::<Outcome>(&output.stdout) {
-        Ok(Outcome::Results(results)) => Ok(results),
-        Ok(Outcome::Compile(message)) => Err(DataError::Invalid {
+    let mut lines = output.stdout.split(|b| *b == b'\n');
+    let header = lines
+        .next()
+        .and_then(|line| serde_json::from_slice::<Header>(line).ok())
+        .ok_or_else(|| DataError::Internal("unreadable worker answer".into()))?;
+    match header {
+        Header::Results(n) => {
+            let results: Vec<Value> = lines.take(n).map(result_value).collect();
+            if results.len() == n {
+                Ok(results)
+            } else {
+                Err(DataError::Internal(
+                    "the worker's answer was cut short".into(),
+                ))
+            }
+        }
+        failed => Err(failure(failed)),
+    }
+}
+
+/// One result line as JSON; NaN and Infinity have no JSON form, and jq prints them as null.
+fn result_value(line: &[u8]) -> Value {
+    serde_json::from_slice(line).unwrap_or(Value::Null)
+}
+
+fn failure(header: Header) -> DataError {
+    match header {
+        Header::Compile(message) => DataError::Invalid {
             field: "filter".into(),
             message,
-        }),
-        Ok(Outcome::Runtime(message)) => Err(DataError::QueryFailed(message)),
-        Ok(Outcome::TooMany(n)) => Err(DataError::TooComplex(format!(
-            "the filter produced more than {n} results"
-        ))),
-        Err(e) => Err(DataError::Internal(format!(
-            "unreadable worker answer: {e}"
-        ))),
+        },
+        Header::Malformed(message) => DataError::Malformed(message),
+        Header::Runtime(message) => DataError::QueryFailed(message),
+        Header::TooMany(n) => {
+            DataError::TooComplex(format!("the filter produced more than {n} results"))
+        }
+        Header::Results(_) => DataError::Internal("not a failure".into()),
     }
 }
 
@@ -237,10 +296,16 @@ mod tests {
     use serde_json::json;
 
     fn results(filter: &str, input: Value) -> Vec<Value> {
-        match run_here(filter, &input, 1_000) {
-            Outcome::Results(r) => r,
-            Outcome::Compile(m) | Outcome::Runtime(m) => panic!("{m}"),
-            Outcome::TooMany(n) => panic!("more than {n}"),
+        match run_here(filter, input.to_string().as_bytes(), 1_000) {
+            Outcome::Results(r) => r.iter().map(|line| result_value(line.as_bytes())).collect(),
+            Outcome::Failed(header) => panic!("{header:?}"),
+        }
+    }
+
+    fn failed(filter: &str, input: &str, max_results: usize) -> Header {
+        match run_here(filter, input.as_bytes(), max_results) {
+            Outcome::Failed(header) => header,
+            Outcome::Results(r) => panic!("{r:?}"),
         }
     }
 
@@ -269,21 +334,24 @@ mod tests {
 
     #[test]
     fn errors_are_told_apart() {
+        assert!(matches!(failed(".a |", "{}", 10), Header::Compile(_)));
         assert!(matches!(
-            run_here(".a |", &json!({}), 10),
-            Outcome::Compile(_)
+            failed("nosuchfunction", "{}", 10),
+            Header::Compile(_)
         ));
         assert!(matches!(
-            run_here("nosuchfunction", &json!({}), 10),
-            Outcome::Compile(_)
+            failed(".a + 1", r#"{"a": "x"}"#, 10),
+            Header::Runtime(_)
         ));
         assert!(matches!(
-            run_here(".a + 1", &json!({"a": "x"}), 10),
-            Outcome::Runtime(_)
+            failed("range(100)", "null", 10),
+            Header::TooMany(10)
         ));
-        assert!(matches!(
-            run_here("range(100)", &json!(null), 10),
-            Outcome::TooMany(10)
-        ));
+        match failed(".", "[1, 2,", 10) {
+            Header::Malformed(message) => {
+                assert!(message.starts_with("JSON at byte offset"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -16,6 +16,7 @@ const MAX_OUTPUT: usize = 10 * 1024 * 1024;
 pub fn render(template: &str, data: &Value, html: bool, strict: bool) -> Result<String> {
     let mut environment = Environment::new();
     environment.set_fuel(Some(FUEL));
+    environment.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     environment.set_auto_escape_callback(move |_| {
         if html {
             AutoEscape::Html

@@ -5,6 +5,7 @@
 )]
 
 mod contract;
+mod shapes;
 mod transforms;
 
 use flowforge_service_kit::test_util::TestApp;

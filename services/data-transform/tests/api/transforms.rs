@@ -110,7 +110,7 @@ async fn malformed_input_gets_its_location() {
     let error = refuse(
         &app,
         "convert",
-        json!({"data": 1, "to": "xml"}),
+        json!({"data": 1, "to": "pdf"}),
         422,
         "VALIDATION_ERROR",
     )
