@@ -50,7 +50,22 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && break; sleep 0.1; done
 
-seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null; end=$(date +%s.%N); echo "$end - $start" | bc -l; }
+# Seconds a command took, or FAILED (a failing service call must never pass for a fast one).
+seconds() {
+  local start end
+  start=$(date +%s.%N)
+  "$@" >/dev/null 2>"$work/last-error" || { echo FAILED; return; }
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc -l
+}
+row() {
+  if [[ $2 == FAILED || $3 == FAILED ]]; then
+    printf '%-34s %10s %10s %8s\n' "$1" "$2" "$3" "-"
+    echo "  error: $(head -c 300 "$work/last-error")"
+  else
+    printf '%-34s %9.2fs %9.2fs %7.2fx\n' "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"
+  fi
+}
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
 urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1"; }
 
@@ -60,10 +75,10 @@ for filter in 'sort_by(.total) | .[0].id' 'group_by(.region) | map({region: .[0]
   reference=$(seconds jq -c "$filter" "$work/orders.json")
   service=$(seconds curl -fsS --data-binary @"$work/orders.json" -H 'content-type: application/octet-stream' \
     "http://127.0.0.1:$port/api/v1/data/query?from=json&filter=$(urlencode "$filter")")
-  printf '%-34s %9.2fs %9.2fs %7.2fx\n' "jq: ${filter:0:30}" "$reference" "$service" "$(echo "$reference / $service" | bc -l)"
+  row "jq: ${filter:0:30}" "$reference" "$service"
 done
 reference=$(seconds mlr --icsv --ojson cat "$work/rows.csv")
 service=$(seconds curl -fsS --data-binary @"$work/rows.csv" -H 'content-type: text/csv' \
   "http://127.0.0.1:$port/api/v1/data/convert?to=json")
-printf '%-34s %9.2fs %9.2fs %7.2fx\n' "CSV -> JSON (mlr)" "$reference" "$service" "$(echo "$reference / $service" | bc -l)"
+row "CSV -> JSON (mlr)" "$reference" "$service"
 echo "service peak memory: $(( $(peak_kib) / 1024 )) MiB (jq workers are separate processes)"
