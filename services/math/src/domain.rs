@@ -4,6 +4,7 @@ pub mod expr;
 pub mod finance;
 pub mod hypothesis;
 pub mod matrix;
+pub mod numbers;
 pub mod statistics;
 pub mod symbolic;
 pub mod units;

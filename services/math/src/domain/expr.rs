@@ -5,9 +5,10 @@
 //! node count and statement count are bounded, and every operation is counted, so a crafted
 //! expression is refused with `EXPRESSION_TOO_COMPLEX` instead of running long.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::MathError;
+use super::numbers::{self, ExactEvaluation};
 use super::units::{self, Unit};
 
 /// Limits on one evaluation.
@@ -33,7 +34,8 @@ const MAX_FACTORIAL: f64 = 170.0;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
-    Number(f64),
+    /// The value and the literal's text.
+    Number(f64, String),
     Ident(String),
     Op(&'static str),
     LParen,
@@ -96,7 +98,7 @@ fn tokenize(text: &str) -> Result<Vec<Spanned>, MathError> {
                 .parse::<f64>()
                 .map_err(|_| parse_error(at, format!("`{literal}` is not a number")))?;
             tokens.push(Spanned {
-                token: Token::Number(value),
+                token: Token::Number(value, literal),
                 at,
             });
         } else if c.is_alphabetic() || c == '_' {
@@ -305,7 +307,7 @@ impl Parser<'_> {
             return Err(parse_error(at, "unexpected end of expression"));
         };
         match spanned.token {
-            Token::Number(n) => self.node(Node::Number(n)),
+            Token::Number(n, _) => self.node(Node::Number(n)),
             Token::Ident(name) => {
                 if self.peek() == Some(&Token::LParen) {
                     self.pos += 1;
@@ -370,6 +372,9 @@ pub(crate) fn eval_number(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Program {
     statements: Vec<Statement>,
+    /// Each number literal's source text by its f64 bits, so fractions and big numbers read
+    /// `0.1` or a 40-digit literal exactly rather than through f64.
+    literals: HashMap<u64, String>,
 }
 
 /// Parses `text` within `limits`.
@@ -410,12 +415,22 @@ pub fn parse(text: &str, limits: ExprLimits) -> Result<Program, MathError> {
     if statements.is_empty() {
         return Err(MathError::Parse("the expression is empty".into()));
     }
-    Ok(Program { statements })
+    let literals = tokens
+        .iter()
+        .filter_map(|t| match &t.token {
+            Token::Number(n, text) => Some((n.to_bits(), text.clone())),
+            _ => None,
+        })
+        .collect();
+    Ok(Program {
+        statements,
+        literals,
+    })
 }
 
 fn describe(token: &Token) -> String {
     match token {
-        Token::Number(n) => format!("number `{n}`"),
+        Token::Number(_, text) => format!("number `{text}`"),
         Token::Ident(name) => format!("`{name}`"),
         Token::Op(op) => format!("`{op}`"),
         Token::LParen => "`(`".into(),
@@ -492,6 +507,87 @@ pub fn evaluate(program: &Program, scope: &BTreeMap<String, f64>) -> Result<Eval
         is_boolean: last.1,
         assigned,
     })
+}
+
+/// math.js's `number` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberMode {
+    /// f64 with units; complex numbers when the expression needs them.
+    Number,
+    /// Exact rationals.
+    Fraction,
+    /// Decimals with this many significant digits.
+    BigNumber(u64),
+}
+
+/// A result in f64 (with units), or in another number system.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModeEvaluation {
+    Real(Evaluation),
+    Exact(ExactEvaluation),
+}
+
+/// Evaluates `program` in `mode`. The default mode computes in f64 and turns to complex numbers
+/// when the expression names `i` or its real answer is NaN where a complex one exists
+/// (`sqrt(-4)` is `2i`, as in math.js).
+pub fn evaluate_in_mode(
+    program: &Program,
+    scope: &BTreeMap<String, f64>,
+    mode: NumberMode,
+) -> Result<ModeEvaluation, MathError> {
+    let statements: Vec<(Option<String>, Node)> = program
+        .statements
+        .iter()
+        .map(|s| match s {
+            Statement::Assign(name, node) => (Some(name.clone()), node.clone()),
+            Statement::Expr(node) => (None, node.clone()),
+        })
+        .collect();
+    let literals = &program.literals;
+    let boolean =
+        matches!(program.statements.last(), Some(Statement::Expr(node)) if is_comparison(node));
+    let exact = |mut e: ExactEvaluation| {
+        e.is_boolean = boolean;
+        ModeEvaluation::Exact(e)
+    };
+    match mode {
+        NumberMode::Fraction => numbers::fraction(&statements, scope, literals).map(exact),
+        NumberMode::BigNumber(precision) => {
+            numbers::bignumber(&statements, scope, literals, precision).map(exact)
+        }
+        NumberMode::Number => {
+            let names_i = !scope.contains_key("i")
+                && !statements
+                    .iter()
+                    .any(|(name, _)| name.as_deref() == Some("i"))
+                && statements.iter().any(|(_, node)| mentions(node, "i"));
+            if names_i {
+                return numbers::complex(&statements, scope, literals).map(exact);
+            }
+            let real = evaluate(program, scope)?;
+            let nan = real.value.number.is_nan() && real.value.unit.is_none();
+            let names_nan = statements.iter().any(|(_, node)| mentions(node, "NaN"));
+            if nan
+                && !names_nan
+                && let Ok(complex) = numbers::complex(&statements, scope, literals)
+                && matches!(complex.value, numbers::Exact::Complex(c) if c.re.is_finite() && c.im.is_finite())
+            {
+                return Ok(exact(complex));
+            }
+            Ok(ModeEvaluation::Real(real))
+        }
+    }
+}
+
+/// Whether `node` uses the symbol `name`.
+fn mentions(node: &Node, name: &str) -> bool {
+    match node {
+        Node::Number(_) => false,
+        Node::Variable(v, _) => v == name,
+        Node::Unary(_, a) | Node::Factorial(a, _) => mentions(a, name),
+        Node::Binary(_, a, b) | Node::Convert(a, b, _) => mentions(a, name) || mentions(b, name),
+        Node::Call(_, args, _) => args.iter().any(|a| mentions(a, name)),
+    }
 }
 
 fn is_comparison(node: &Node) -> bool {
@@ -792,6 +888,12 @@ fn permutations(n: f64, k: f64) -> f64 {
         return f64::INFINITY;
     }
     ((n - k + 1.0) as u64..=n as u64).fold(1.0, |acc, i| acc * i as f64)
+}
+
+/// A function of the default mode over plain numbers (complex evaluation falls back to it for
+/// real arguments).
+pub(crate) fn call_real(name: &str, args: &[f64], at: usize) -> Result<f64, MathError> {
+    call(name, args, at)
 }
 
 fn call(name: &str, args: &[f64], at: usize) -> Result<f64, MathError> {

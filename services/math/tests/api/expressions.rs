@@ -285,3 +285,59 @@ async fn algebra_differentiates_solves_and_integrates() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn complex_fraction_and_bignumber_modes() {
+    let app = app();
+    let answer = call(&app, "evaluate", json!({"expression": "sqrt(-4) + 1"})).await;
+    assert_eq!(answer["type"], "complex");
+    assert_eq!(answer["formatted"], "1 + 2i");
+    assert_eq!(answer["complex"], json!({"re": 1.0, "im": 2.0}));
+    assert_eq!(answer["result"], serde_json::Value::Null);
+
+    let answer = call(
+        &app,
+        "evaluate",
+        json!({"expression": "a = 1/3; a + 1/6", "number": "fraction"}),
+    )
+    .await;
+    assert_eq!(answer["type"], "fraction");
+    assert_eq!(answer["formatted"], "1/2");
+    assert_eq!(answer["result"], 0.5);
+    assert_eq!(answer["variables"]["a"]["formatted"], "1/3");
+
+    let answer = call(
+        &app,
+        "evaluate",
+        json!({"expression": "0.1 + 0.2 == 0.3", "number": "bignumber"}),
+    )
+    .await;
+    assert_eq!(
+        (answer["type"].as_str(), answer["formatted"].as_str()),
+        (Some("boolean"), Some("true"))
+    );
+    let answer = call(
+        &app,
+        "evaluate",
+        json!({"expression": "2^80 + 0.5", "number": "bignumber", "precision": 30}),
+    )
+    .await;
+    assert_eq!(answer["formatted"], "1208925819614629174706176.5");
+    let error = refuse(
+        &app,
+        "evaluate",
+        json!({"expression": "1", "number": "bignumber", "precision": 5000}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "precision");
+    refuse(
+        &app,
+        "evaluate",
+        json!({"expression": "5 cm to inch", "number": "fraction"}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+}
