@@ -284,3 +284,34 @@ async fn raw_files_in_and_out() {
         .error(422, "VALIDATION_ERROR");
     assert_eq!(error["details"][0]["field"], "filter");
 }
+
+#[tokio::test]
+async fn large_inputs_reach_jq_through_a_private_file_that_is_removed() {
+    let app = app();
+    let rows: Vec<serde_json::Value> = (0..120_000)
+        .map(|i| {
+            let region = if i % 2 == 0 { "north" } else { "south" };
+            json!({"id": i, "region": region, "total": i % 500})
+        })
+        .collect();
+    let body = serde_json::to_vec(&rows).unwrap();
+    assert!(body.len() > flowforge_data_transform::domain::jq::FILE_HANDOFF_BYTES);
+    let handoffs = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("flowforge-jq-"))
+            .count()
+    };
+    let before = handoffs();
+    let answer = app
+        .post_raw(
+            "/api/v1/data/query?from=json&filter=map(select(.region%20==%20%22south%22))%20|%20length",
+            "application/octet-stream",
+            body,
+        )
+        .await
+        .ok();
+    assert_eq!(answer["results"], json!([60_000]));
+    assert_eq!(handoffs(), before, "the handoff file is removed");
+}
