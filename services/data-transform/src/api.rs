@@ -516,22 +516,74 @@ async fn convert_raw(
         ApiError::invalid_field("to", "name the format to answer in (`?to=json`)")
     })?;
     let options = options.format_options()?;
+    if formats::streams(from.into(), to.into()) {
+        return stream_csv(state, bytes, from, to, options.csv).await;
+    }
     let output = state
         .cpu
         .run(move || {
-            if !from.is_binary() {
-                let text = formats::utf8(&bytes)?;
-                if let Some(streamed) =
-                    formats::convert_streaming(text, from.into(), to.into(), &options.csv)
-                {
-                    return Ok(streamed?.into_bytes());
-                }
-            }
             let value = formats::parse_bytes(&bytes, from.into(), &options)?;
             Ok(formats::render_bytes(&value, to.into(), &options)?)
         })
         .await?;
     Ok(file_response(output, to, accept))
+}
+
+/// Bytes of JSON per streamed chunk.
+const STREAM_CHUNK_BYTES: usize = 256 * 1024;
+
+/// CSV/TSV to JSON or JSON Lines as a streamed body: the input is checked whole first (so a bad
+/// row is still a 422 with its line), then converted chunk by chunk while the client reads, so
+/// memory stays near the input's size however large the output.
+async fn stream_csv(
+    state: &AppState,
+    bytes: bytes::Bytes,
+    from: DataFormat,
+    to: DataFormat,
+    csv: CsvOptions,
+) -> Result<Response, ApiError> {
+    let checked = bytes.clone();
+    let check_options = csv.clone();
+    state
+        .cpu
+        .run(move || {
+            let text = formats::utf8(&checked)?;
+            Ok(formats::check_csv(text, from.into(), &check_options)?)
+        })
+        .await?;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let cpu = state.cpu.clone();
+    tokio::spawn(async move {
+        let produced = cpu
+            .run(move || {
+                let text = formats::utf8(&bytes)?;
+                formats::stream_csv(
+                    text,
+                    from.into(),
+                    to.into(),
+                    &csv,
+                    STREAM_CHUNK_BYTES,
+                    |chunk| sender.blocking_send(bytes::Bytes::from(chunk)).is_ok(),
+                )?;
+                Ok(())
+            })
+            .await;
+        if let Err(error) = produced {
+            // Checked above, so only a server fault lands here; the client sees a cut body.
+            tracing::error!(?error, "streaming CSV conversion failed");
+        }
+    });
+    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver
+            .recv()
+            .await
+            .map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), receiver))
+    });
+    Ok((
+        [(http::header::CONTENT_TYPE, media_type(to))],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response())
 }
 
 /// A query language.

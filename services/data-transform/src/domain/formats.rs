@@ -222,22 +222,58 @@ fn csv_error(options: &CsvOptions) -> impl Fn(csv::Error) -> DataError + '_ {
     }
 }
 
-/// CSV/TSV straight to JSON or JSON Lines, record by record: the output is the only copy of
-/// the data held besides the input (no intermediate values). `None` for other conversions.
+/// Whether [`stream_csv`] converts `from` into `to`.
+pub fn streams(from: Format, to: Format) -> bool {
+    matches!(from, Format::Csv | Format::Tsv) && matches!(to, Format::Json | Format::Jsonl)
+}
+
+/// CSV/TSV straight to JSON or JSON Lines, record by record, into one string. `None` for other
+/// conversions.
 pub fn convert_streaming(
     text: &str,
     from: Format,
     to: Format,
     options: &CsvOptions,
 ) -> Option<Result<String>> {
-    if !matches!(from, Format::Csv | Format::Tsv) || !matches!(to, Format::Json | Format::Jsonl) {
+    if !streams(from, to) {
         return None;
     }
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    Some(stream_csv(text, from, to, options))
+    let mut out = String::with_capacity(text.len() * 2);
+    Some(
+        stream_csv(text, from, to, options, usize::MAX, |chunk| {
+            out.push_str(&chunk);
+            true
+        })
+        .map(|()| out),
+    )
 }
 
-fn stream_csv(text: &str, from: Format, to: Format, options: &CsvOptions) -> Result<String> {
+/// Reads every CSV record without keeping any: the errors a conversion would meet, found before
+/// a streamed answer commits to a 200.
+pub fn check_csv(text: &str, format: Format, options: &CsvOptions) -> Result<()> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv_reader(text, format, options);
+    let to_error = csv_error(options);
+    if options.header {
+        reader.headers().map_err(&to_error)?;
+    }
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record).map_err(&to_error)? {}
+    Ok(())
+}
+
+/// CSV/TSV to JSON or JSON Lines record by record, handing `sink` chunks of about
+/// `chunk_bytes`: no intermediate values, and with a small chunk size no whole output either.
+/// `sink` returns false to stop (the client went away).
+pub fn stream_csv(
+    text: &str,
+    from: Format,
+    to: Format,
+    options: &CsvOptions,
+    chunk_bytes: usize,
+    mut sink: impl FnMut(String) -> bool,
+) -> Result<()> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv_reader(text, from, options);
     let to_error = csv_error(options);
     let headers: Option<Vec<String>> = if options.header {
@@ -259,7 +295,8 @@ fn stream_csv(text: &str, from: Format, to: Format, options: &CsvOptions) -> Res
             Value::String(s.to_owned())
         }
     };
-    let mut out = String::with_capacity(text.len() * 2);
+    let capacity = chunk_bytes.min(text.len() * 2) + 1024;
+    let mut out = String::with_capacity(capacity);
     if to == Format::Json {
         out.push('[');
     }
@@ -288,11 +325,17 @@ fn stream_csv(text: &str, from: Format, to: Format, options: &CsvOptions) -> Res
         if to == Format::Jsonl {
             out.push('\n');
         }
+        if out.len() >= chunk_bytes
+            && !sink(std::mem::replace(&mut out, String::with_capacity(capacity)))
+        {
+            return Ok(());
+        }
     }
     if to == Format::Json {
         out.push(']');
     }
-    Ok(out)
+    sink(out);
+    Ok(())
 }
 
 fn parse_csv(text: &str, format: Format, options: &CsvOptions) -> Result<Value> {

@@ -315,3 +315,38 @@ async fn large_inputs_reach_jq_through_a_private_file_that_is_removed() {
     assert_eq!(answer["results"], json!([60_000]));
     assert_eq!(handoffs(), before, "the handoff file is removed");
 }
+
+#[tokio::test]
+async fn csv_streams_to_json_in_chunks_and_bad_rows_still_get_422() {
+    let app = app();
+    let mut csv = String::from("id,name\n");
+    for i in 0..30_000 {
+        csv.push_str(&format!("{i},\"name, {i}\"\n"));
+    }
+    let streamed = app
+        .post_raw(
+            "/api/v1/data/convert?to=json&inferTypes=true",
+            "text/csv",
+            csv.clone(),
+        )
+        .await;
+    assert_eq!(streamed.status, 200);
+    assert!(streamed.body.len() > 2 * 256 * 1024, "several chunks");
+    let rows = streamed.json();
+    assert_eq!(rows.as_array().unwrap().len(), 30_000);
+    assert_eq!(rows[29_999], json!({"id": 29_999, "name": "name, 29999"}));
+    let lines = app
+        .post_raw("/api/v1/data/convert?to=jsonl", "text/csv", csv)
+        .await
+        .text();
+    assert_eq!(lines.lines().count(), 30_000);
+
+    let error = app
+        .post_raw("/api/v1/data/convert?to=json", "text/csv", "a,b\n1,2\n3\n")
+        .await
+        .error(422, "MALFORMED_INPUT");
+    assert_eq!(
+        error["details"][0]["message"],
+        "CSV at line 3: a row has 1 fields; the first had 2"
+    );
+}
