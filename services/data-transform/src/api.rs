@@ -104,6 +104,9 @@ pub struct CsvSettings {
     /// One character (default `,`, or tab for TSV).
     #[serde(default)]
     pub delimiter: Option<String>,
+    /// The quote character (default `"`).
+    #[serde(default)]
+    pub quote: Option<String>,
     /// The first row names the columns (default true); without it rows are arrays.
     #[serde(default)]
     pub header: Option<bool>,
@@ -117,18 +120,17 @@ pub struct CsvSettings {
 
 impl CsvSettings {
     fn options(&self) -> Result<CsvOptions, ApiError> {
-        let delimiter = match self.delimiter.as_deref() {
-            None => None,
-            Some(d) if d.len() == 1 && d.is_ascii() => Some(d.as_bytes()[0]),
-            Some(_) => {
-                return Err(ApiError::invalid_field(
-                    "csv.delimiter",
-                    "must be one ASCII character",
-                ));
-            }
+        let one_character = |value: Option<&str>, field: &str| match value {
+            None => Ok(None),
+            Some(c) if c.len() == 1 && c.is_ascii() => Ok(Some(c.as_bytes()[0])),
+            Some(_) => Err(ApiError::invalid_field(
+                format!("csv.{field}"),
+                "must be one ASCII character",
+            )),
         };
         Ok(CsvOptions {
-            delimiter,
+            delimiter: one_character(self.delimiter.as_deref(), "delimiter")?,
+            quote: one_character(self.quote.as_deref(), "quote")?.unwrap_or(b'"'),
             header: self.header.unwrap_or(true),
             infer_types: self.infer_types,
             skip_rows: self.skip_rows,
@@ -236,6 +238,8 @@ pub struct RawOptions {
     #[serde(default)]
     pub delimiter: Option<String>,
     #[serde(default)]
+    pub quote: Option<String>,
+    #[serde(default)]
     pub header: Option<bool>,
     #[serde(default)]
     pub infer_types: bool,
@@ -266,6 +270,7 @@ impl RawOptions {
         format_options(
             &CsvSettings {
                 delimiter: self.delimiter.clone(),
+                quote: self.quote.clone(),
                 header: self.header,
                 infer_types: self.infer_types,
                 skip_rows: self.skip_rows,
@@ -468,7 +473,7 @@ pub struct ConvertResponse {
 /// another.
 ///
 /// Also takes the file itself as the body (any non-JSON Content-Type, e.g. `text/csv` or the
-/// XLSX type) with `?to=json` (and `from`, `delimiter`, `header`, `inferTypes`, `skipRows`,
+/// XLSX type) with `?to=json` (and `from`, `delimiter`, `quote`, `header`, `inferTypes`, `skipRows`,
 /// `sheet`, `sheetIndex`, `range`, `tableIndex`, `rootName`, `arrays`) and then answers with the
 /// converted file and its Content-Type (XLSX as a download, or base64 JSON on
 /// `Accept: application/json`).

@@ -80,6 +80,8 @@ pub fn render_bytes(value: &Value, format: Format, options: &FormatOptions) -> R
 pub struct CsvOptions {
     /// Overrides `,` (CSV) or tab (TSV).
     pub delimiter: Option<u8>,
+    /// The quote character (default `"`).
+    pub quote: u8,
     /// The first row names the columns (default); without it rows are arrays.
     pub header: bool,
     /// Turn `12`, `1.5`, `true`, `false` and empty cells into numbers, booleans and null.
@@ -92,6 +94,7 @@ impl Default for CsvOptions {
     fn default() -> Self {
         Self {
             delimiter: None,
+            quote: b'"',
             header: true,
             infer_types: false,
             skip_rows: 0,
@@ -208,6 +211,7 @@ fn skip_lines(text: &str, skip: usize) -> &str {
 fn csv_reader<'a>(text: &'a str, format: Format, options: &CsvOptions) -> csv::Reader<&'a [u8]> {
     csv::ReaderBuilder::new()
         .delimiter(delimiter(format, options))
+        .quote(options.quote)
         .has_headers(options.header)
         .flexible(false)
         .from_reader(skip_lines(text, options.skip_rows).as_bytes())
@@ -461,6 +465,7 @@ fn render_csv(value: &Value, format: Format, options: &CsvOptions) -> Result<Str
     };
     let mut writer = csv::WriterBuilder::new()
         .delimiter(delimiter(format, options))
+        .quote(options.quote)
         .from_writer(Vec::new());
     let write_error = |e: csv::Error| DataError::Internal(e.to_string());
     if rows.iter().all(|r| r.is_object()) {
@@ -556,6 +561,16 @@ mod tests {
         assert_eq!(
             parse("a,b\n1,2\n", Format::Csv, &rows).unwrap(),
             json!([["a", "b"], ["1", "2"]])
+        );
+        let single_quoted = FormatOptions::from(CsvOptions {
+            quote: b'\'',
+            ..CsvOptions::default()
+        });
+        let value = parse("name,note\nbolt,'a, b'\n", Format::Csv, &single_quoted).unwrap();
+        assert_eq!(value, json!([{"name": "bolt", "note": "a, b"}]));
+        assert_eq!(
+            render(&value, Format::Csv, &single_quoted).unwrap(),
+            "name,note\nbolt,'a, b'\n"
         );
         let mixed = json!([{"a": 1}, {"b": {"nested": true}}]);
         assert_eq!(
