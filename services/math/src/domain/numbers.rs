@@ -245,6 +245,28 @@ fn truth_f64(b: bool) -> f64 {
     f64::from(u8::from(b))
 }
 
+/// Exact systems' comparisons: 1 or 0.
+fn comparison<T: PartialOrd + Zero + One>(op: &str, a: &T, b: &T) -> Option<T> {
+    let holds = match op {
+        "==" => a == b,
+        "!=" => a != b,
+        "<" => a < b,
+        "<=" => a <= b,
+        ">" => a > b,
+        ">=" => a >= b,
+        _ => return None,
+    };
+    Some(if holds { T::one() } else { T::zero() })
+}
+
+fn nonzero<T: Zero>(divisor: &T) -> Result<(), MathError> {
+    if divisor.is_zero() {
+        Err(invalid("division by zero"))
+    } else {
+        Ok(())
+    }
+}
+
 struct Complexes;
 
 impl System for Complexes {
@@ -444,30 +466,19 @@ impl System for Fractions {
     }
 
     fn binary(&self, op: &str, a: BigRational, b: BigRational) -> Result<BigRational, MathError> {
-        let truth = |t: bool| {
-            if t {
-                BigRational::one()
-            } else {
-                BigRational::zero()
-            }
-        };
-        let divisor = |b: &BigRational| {
-            if b.is_zero() {
-                Err(invalid("division by zero"))
-            } else {
-                Ok(())
-            }
-        };
+        if let Some(truth) = comparison(op, &a, &b) {
+            return Ok(truth);
+        }
         let value = match op {
             "+" => a + b,
             "-" => a - b,
             "*" => a * b,
             "/" => {
-                divisor(&b)?;
+                nonzero(&b)?;
                 a / b
             }
             "%" => {
-                divisor(&b)?;
+                nonzero(&b)?;
                 let quotient = (&a / &b).floor();
                 a - b * quotient
             }
@@ -478,12 +489,6 @@ impl System for Fractions {
                 }
                 num_traits::pow::Pow::pow(&a, n as i32)
             }
-            "==" => truth(a == b),
-            "!=" => truth(a != b),
-            "<" => truth(a < b),
-            "<=" => truth(a <= b),
-            ">" => truth(a > b),
-            ">=" => truth(a >= b),
             other => unreachable!("the parser makes no `{other}`"),
         };
         check_size(&value)?;
@@ -613,33 +618,22 @@ impl System for Decimals {
     }
 
     fn binary(&self, op: &str, a: BigDecimal, b: BigDecimal) -> Result<BigDecimal, MathError> {
-        let truth = |t: bool| {
-            if t {
-                BigDecimal::one()
-            } else {
-                BigDecimal::zero()
-            }
-        };
-        let divisor = |b: &BigDecimal| {
-            if b.is_zero() {
-                Err(invalid("division by zero"))
-            } else {
-                Ok(())
-            }
-        };
+        if let Some(truth) = comparison(op, &a, &b) {
+            return Ok(truth);
+        }
         Ok(match op {
             "+" => self.round(a + b),
             "-" => self.round(a - b),
             "*" => self.round(a * b),
             "/" => {
-                divisor(&b)?;
+                nonzero(&b)?;
                 self.round(
                     self.context
                         .multiply(&a, &b.inverse_with_context(&self.context)),
                 )
             }
             "%" => {
-                divisor(&b)?;
+                nonzero(&b)?;
                 let quotient = (&a / &b).with_scale_round(0, RoundingMode::Floor);
                 self.round(a - b * quotient)
             }
@@ -660,12 +654,6 @@ impl System for Decimals {
                 }
                 self.round(a.powi_with_context(n, &self.context))
             }
-            "==" => truth(a == b),
-            "!=" => truth(a != b),
-            "<" => truth(a < b),
-            "<=" => truth(a <= b),
-            ">" => truth(a > b),
-            ">=" => truth(a >= b),
             other => unreachable!("the parser makes no `{other}`"),
         })
     }
