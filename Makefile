@@ -28,6 +28,7 @@ bench: deps
 	bench/crypto.sh
 	bench/math.sh
 	bench/data.sh
+	bench/image.sh
 	bench/gateway.sh
 
 fmt:

@@ -36,6 +36,11 @@ pub const SERVICES: &[EmbeddedService] = &[
         port: flowforge_data_transform::DEFAULT_PORT,
         app: flowforge_data_transform::app,
     },
+    EmbeddedService {
+        name: flowforge_image::SERVICE,
+        port: flowforge_image::DEFAULT_PORT,
+        app: flowforge_image::app,
+    },
 ];
 
 /// A service's settings in the all-in-one: loopback by default, `FLOWFORGE_<SERVICE>_ADDR` wins.

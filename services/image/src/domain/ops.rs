@@ -1,0 +1,486 @@
+//! Operations on decoded images. Resizing uses fast_image_resize (SIMD convolution, Lanczos3 by
+//! default, alpha premultiplied so edges do not darken).
+
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, GenericImageView, Rgba, imageops};
+
+use super::{ImageError, ImageLimits, Result, invalid};
+
+/// How a resize treats the aspect ratio when both sides are given (sharp's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fit {
+    /// Fit inside the box and pad to exactly the box with the background.
+    Contain,
+    /// Fill the box and crop what overflows (centered).
+    #[default]
+    Cover,
+    /// Exactly the box, stretched.
+    Fill,
+    /// Fit inside the box, no padding.
+    Inside,
+    /// Cover the box, no cropping.
+    Outside,
+}
+
+/// Where a crop or a pad is anchored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gravity {
+    #[default]
+    Center,
+    North,
+    South,
+    East,
+    West,
+    NorthEast,
+    NorthWest,
+    SouthEast,
+    SouthWest,
+}
+
+impl Gravity {
+    /// The offset of a `inner` span inside an `outer` one along x (`horizontal`) or y.
+    fn offset(self, outer: u32, inner: u32, horizontal: bool) -> u32 {
+        let free = outer.saturating_sub(inner);
+        let start = if horizontal {
+            matches!(self, Self::West | Self::NorthWest | Self::SouthWest)
+        } else {
+            matches!(self, Self::North | Self::NorthEast | Self::NorthWest)
+        };
+        let end = if horizontal {
+            matches!(self, Self::East | Self::NorthEast | Self::SouthEast)
+        } else {
+            matches!(self, Self::South | Self::SouthEast | Self::SouthWest)
+        };
+        match (start, end) {
+            (true, _) => 0,
+            (_, true) => free,
+            _ => free / 2,
+        }
+    }
+}
+
+/// One operation of a pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    Resize {
+        width: Option<u32>,
+        height: Option<u32>,
+        fit: Fit,
+        /// Allow making the image larger (default false).
+        enlarge: bool,
+        gravity: Gravity,
+        background: Rgba<u8>,
+    },
+    /// A rectangle by position, or a `width` × `height` box placed by `gravity`.
+    Crop {
+        left: Option<u32>,
+        top: Option<u32>,
+        width: u32,
+        height: u32,
+        gravity: Gravity,
+    },
+    /// Clockwise, a multiple of 90 degrees.
+    Rotate {
+        degrees: i32,
+    },
+    /// Upside down.
+    Flip,
+    /// Mirror left to right.
+    Flop,
+    Grayscale,
+    Invert,
+    Blur {
+        sigma: f32,
+    },
+    Sharpen {
+        sigma: f32,
+        threshold: i32,
+    },
+    /// -100 to 100.
+    Brightness {
+        amount: i32,
+    },
+    /// -100 to 100.
+    Contrast {
+        amount: f32,
+    },
+    /// Degrees around the color wheel.
+    Hue {
+        degrees: i32,
+    },
+}
+
+/// The size an image of `width` × `height` gets for a resize, before any crop or pad.
+fn scaled_size(
+    (width, height): (u32, u32),
+    target: (Option<u32>, Option<u32>),
+    fit: Fit,
+    enlarge: bool,
+) -> Result<(u32, u32)> {
+    let (w, h) = (f64::from(width), f64::from(height));
+    let clamp = |s: f64| if enlarge { s } else { s.min(1.0) };
+    let (sx, sy) = match target {
+        (None, None) => return Err(invalid("width", "give a width, a height or both")),
+        (Some(tw), None) => {
+            let s = clamp(f64::from(tw) / w);
+            (s, s)
+        }
+        (None, Some(th)) => {
+            let s = clamp(f64::from(th) / h);
+            (s, s)
+        }
+        (Some(tw), Some(th)) => {
+            let (rx, ry) = (f64::from(tw) / w, f64::from(th) / h);
+            match fit {
+                Fit::Fill => (clamp(rx), clamp(ry)),
+                Fit::Contain | Fit::Inside => {
+                    let s = clamp(rx.min(ry));
+                    (s, s)
+                }
+                Fit::Cover | Fit::Outside => {
+                    let s = clamp(rx.max(ry));
+                    (s, s)
+                }
+            }
+        }
+    };
+    let size = |side: f64, s: f64| ((side * s).round() as u32).max(1);
+    Ok((size(w, sx), size(h, sy)))
+}
+
+/// High-quality resampling to exactly `width` × `height`.
+fn resample(image: &DynamicImage, width: u32, height: u32) -> Result<DynamicImage> {
+    if (image.width(), image.height()) == (width, height) {
+        return Ok(image.clone());
+    }
+    // fast_image_resize handles 8-bit (and 16-bit) layouts; anything else goes through RGBA8.
+    let source = match image {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => image.clone(),
+        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.to_rgba8()),
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+    };
+    let mut target = DynamicImage::new(width, height, source.color());
+    Resizer::new()
+        .resize(
+            &source,
+            &mut target,
+            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)),
+        )
+        .map_err(|e| ImageError::Internal(format!("resize failed: {e}")))?;
+    Ok(target)
+}
+
+fn check_output(width: u32, height: u32, limits: &ImageLimits) -> Result<()> {
+    if width > limits.max_dimension || height > limits.max_dimension {
+        return Err(ImageError::TooLarge(format!(
+            "the result would be {width} × {height}; outputs are at most {} on a side",
+            limits.max_dimension
+        )));
+    }
+    Ok(())
+}
+
+/// Applies `operation` to `image`.
+pub fn apply(
+    image: DynamicImage,
+    operation: &Operation,
+    limits: &ImageLimits,
+) -> Result<DynamicImage> {
+    Ok(match *operation {
+        Operation::Resize {
+            width,
+            height,
+            fit,
+            enlarge,
+            gravity,
+            background,
+        } => {
+            let (w, h) = scaled_size(
+                (image.width(), image.height()),
+                (width, height),
+                fit,
+                enlarge,
+            )?;
+            check_output(w, h, limits)?;
+            let resized = resample(&image, w, h)?;
+            match (fit, width, height) {
+                (Fit::Cover, Some(tw), Some(th)) if w > tw || h > th => {
+                    let (cw, ch) = (tw.min(w), th.min(h));
+                    let x = gravity.offset(w, cw, true);
+                    let y = gravity.offset(h, ch, false);
+                    resized.crop_imm(x, y, cw, ch)
+                }
+                (Fit::Contain, Some(tw), Some(th)) if (w, h) != (tw, th) => {
+                    check_output(tw, th, limits)?;
+                    let mut canvas = image::RgbaImage::from_pixel(tw, th, background);
+                    let x = gravity.offset(tw, w, true);
+                    let y = gravity.offset(th, h, false);
+                    imageops::overlay(&mut canvas, &resized.to_rgba8(), i64::from(x), i64::from(y));
+                    DynamicImage::ImageRgba8(canvas)
+                }
+                _ => resized,
+            }
+        }
+        Operation::Crop {
+            left,
+            top,
+            width,
+            height,
+            gravity,
+        } => {
+            let (iw, ih) = image.dimensions();
+            if width == 0 || height == 0 {
+                return Err(invalid("width", "a crop needs a positive width and height"));
+            }
+            let (x, y) = match (left, top) {
+                (Some(x), Some(y)) => (x, y),
+                (None, None) => (
+                    gravity.offset(iw, width.min(iw), true),
+                    gravity.offset(ih, height.min(ih), false),
+                ),
+                _ => return Err(invalid("left", "give both `left` and `top`, or neither")),
+            };
+            if x >= iw || y >= ih {
+                return Err(invalid(
+                    "left",
+                    format!("({x}, {y}) is outside the {iw} × {ih} image"),
+                ));
+            }
+            image.crop_imm(x, y, width.min(iw - x), height.min(ih - y))
+        }
+        Operation::Rotate { degrees } => match degrees.rem_euclid(360) {
+            0 => image,
+            90 => image.rotate90(),
+            180 => image.rotate180(),
+            270 => image.rotate270(),
+            _ => {
+                return Err(invalid("degrees", "rotation is by multiples of 90 degrees"));
+            }
+        },
+        Operation::Flip => image.flipv(),
+        Operation::Flop => image.fliph(),
+        Operation::Grayscale => image.grayscale(),
+        Operation::Invert => {
+            let mut image = image;
+            image.invert();
+            image
+        }
+        Operation::Blur { sigma } => {
+            if !(0.1..=100.0).contains(&sigma) {
+                return Err(invalid("sigma", "must be 0.1 to 100"));
+            }
+            image.fast_blur(sigma)
+        }
+        Operation::Sharpen { sigma, threshold } => {
+            if !(0.1..=100.0).contains(&sigma) {
+                return Err(invalid("sigma", "must be 0.1 to 100"));
+            }
+            image.unsharpen(sigma, threshold)
+        }
+        Operation::Brightness { amount } => {
+            if !(-100..=100).contains(&amount) {
+                return Err(invalid("brightness", "must be -100 to 100"));
+            }
+            image.brighten(amount * 255 / 100)
+        }
+        Operation::Contrast { amount } => {
+            if !(-100.0..=100.0).contains(&amount) {
+                return Err(invalid("contrast", "must be -100 to 100"));
+            }
+            image.adjust_contrast(amount)
+        }
+        Operation::Hue { degrees } => image.huerotate(degrees),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(width: u32, height: u32) -> DynamicImage {
+        DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([
+                (x * 255 / width.max(1)) as u8,
+                (y * 255 / height.max(1)) as u8,
+                90,
+            ])
+        }))
+    }
+
+    fn resize(width: Option<u32>, height: Option<u32>, fit: Fit, enlarge: bool) -> Operation {
+        Operation::Resize {
+            width,
+            height,
+            fit,
+            enlarge,
+            gravity: Gravity::Center,
+            background: Rgba([255, 255, 255, 0]),
+        }
+    }
+
+    fn size_after(source: (u32, u32), op: &Operation) -> (u32, u32) {
+        apply(image(source.0, source.1), op, &ImageLimits::default())
+            .unwrap()
+            .dimensions()
+    }
+
+    #[test]
+    fn fit_modes_give_sharps_sizes() {
+        let source = (400, 200);
+        assert_eq!(
+            size_after(source, &resize(Some(100), None, Fit::Cover, false)),
+            (100, 50)
+        );
+        assert_eq!(
+            size_after(source, &resize(None, Some(50), Fit::Cover, false)),
+            (100, 50)
+        );
+        assert_eq!(
+            size_after(source, &resize(Some(100), Some(100), Fit::Cover, false)),
+            (100, 100)
+        );
+        assert_eq!(
+            size_after(source, &resize(Some(100), Some(100), Fit::Contain, false)),
+            (100, 100)
+        );
+        assert_eq!(
+            size_after(source, &resize(Some(100), Some(100), Fit::Inside, false)),
+            (100, 50)
+        );
+        assert_eq!(
+            size_after(source, &resize(Some(100), Some(100), Fit::Outside, false)),
+            (200, 100)
+        );
+        assert_eq!(
+            size_after(source, &resize(Some(100), Some(100), Fit::Fill, false)),
+            (100, 100)
+        );
+        // No enlarging unless asked.
+        assert_eq!(
+            size_after(source, &resize(Some(800), None, Fit::Cover, false)),
+            (400, 200)
+        );
+        assert_eq!(
+            size_after(source, &resize(Some(800), None, Fit::Cover, true)),
+            (800, 400)
+        );
+        assert!(matches!(
+            apply(
+                image(10, 10),
+                &resize(Some(100_000), None, Fit::Cover, true),
+                &ImageLimits::default()
+            ),
+            Err(ImageError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn contain_pads_with_the_background() {
+        let op = Operation::Resize {
+            width: Some(100),
+            height: Some(100),
+            fit: Fit::Contain,
+            enlarge: false,
+            gravity: Gravity::Center,
+            background: Rgba([255, 0, 0, 255]),
+        };
+        let out = apply(image(400, 200), &op, &ImageLimits::default())
+            .unwrap()
+            .to_rgba8();
+        assert_eq!(
+            out.get_pixel(50, 0),
+            &Rgba([255, 0, 0, 255]),
+            "padding on top"
+        );
+        assert_ne!(
+            out.get_pixel(50, 50),
+            &Rgba([255, 0, 0, 255]),
+            "the image in the middle"
+        );
+    }
+
+    #[test]
+    fn crops_rotations_and_flips() {
+        let source = image(40, 20);
+        let crop = |left, top, width, height, gravity| Operation::Crop {
+            left,
+            top,
+            width,
+            height,
+            gravity,
+        };
+        let limits = ImageLimits::default();
+        let area = apply(
+            source.clone(),
+            &crop(Some(10), Some(5), 10, 10, Gravity::Center),
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(area.dimensions(), (10, 10));
+        assert_eq!(
+            area.to_rgb8().get_pixel(0, 0),
+            source.to_rgb8().get_pixel(10, 5)
+        );
+        let east = apply(
+            source.clone(),
+            &crop(None, None, 10, 20, Gravity::East),
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(
+            east.to_rgb8().get_pixel(0, 0),
+            source.to_rgb8().get_pixel(30, 0)
+        );
+        assert!(
+            apply(
+                source.clone(),
+                &crop(Some(50), Some(0), 5, 5, Gravity::Center),
+                &limits
+            )
+            .is_err()
+        );
+        let turned = apply(source.clone(), &Operation::Rotate { degrees: 90 }, &limits).unwrap();
+        assert_eq!(turned.dimensions(), (20, 40));
+        assert_eq!(
+            turned.to_rgb8().get_pixel(19, 0),
+            source.to_rgb8().get_pixel(0, 0)
+        );
+        assert!(apply(source.clone(), &Operation::Rotate { degrees: 45 }, &limits).is_err());
+        let flopped = apply(source.clone(), &Operation::Flop, &limits).unwrap();
+        assert_eq!(
+            flopped.to_rgb8().get_pixel(0, 0),
+            source.to_rgb8().get_pixel(39, 0)
+        );
+        let flipped = apply(source.clone(), &Operation::Flip, &limits).unwrap();
+        assert_eq!(
+            flipped.to_rgb8().get_pixel(0, 0),
+            source.to_rgb8().get_pixel(0, 19)
+        );
+    }
+
+    #[test]
+    fn adjustments() {
+        let limits = ImageLimits::default();
+        let source = image(8, 8);
+        let gray = apply(source.clone(), &Operation::Grayscale, &limits)
+            .unwrap()
+            .to_rgb8();
+        assert!(gray.pixels().all(|p| p[0] == p[1] && p[1] == p[2]));
+        let inverted = apply(source.clone(), &Operation::Invert, &limits)
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(inverted.get_pixel(0, 0)[2], 255 - 90);
+        let brighter = apply(
+            source.clone(),
+            &Operation::Brightness { amount: 20 },
+            &limits,
+        )
+        .unwrap()
+        .to_rgb8();
+        assert_eq!(brighter.get_pixel(0, 0)[2], 90 + 51);
+        assert!(apply(source, &Operation::Blur { sigma: 0.0 }, &limits).is_err());
+    }
+}
