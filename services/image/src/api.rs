@@ -605,6 +605,37 @@ pub enum PipelineStep {
     Hue {
         degrees: i32,
     },
+    /// Pad each side (pixels) with `background`.
+    Extend {
+        #[serde(default)]
+        top: u32,
+        #[serde(default)]
+        right: u32,
+        #[serde(default)]
+        bottom: u32,
+        #[serde(default)]
+        left: u32,
+        background: Option<String>,
+    },
+    /// A frame `width` pixels wide in `color` (default black).
+    Border {
+        width: u32,
+        color: Option<String>,
+    },
+    /// Transparent, anti-aliased corners (PNG/WebP keep them; JPEG flattens onto white).
+    #[serde(rename_all = "camelCase")]
+    RoundCorners {
+        radius: u32,
+    },
+    /// Cut away edges the color of the top-left pixel (within `threshold`, default 10).
+    Trim {
+        #[serde(default = "default_trim")]
+        threshold: u8,
+    },
+}
+
+fn default_trim() -> u8 {
+    10
 }
 
 /// Options of `pipeline`.
@@ -620,7 +651,8 @@ pub struct PipelineOptions {
     pub auto_orient: Option<bool>,
 }
 
-/// Up to 10 operations with one decode and one encode (imaginary's pipeline).
+/// Up to 10 operations with one decode and one encode (imaginary's pipeline): every single
+/// operation above, plus `extend`, `border`, `roundCorners` and `trim`.
 #[utoipa::path(
     post,
     path = "/api/v1/image/pipeline",
@@ -687,6 +719,25 @@ pub async fn pipeline(
                 PipelineStep::Brightness { amount } => Operation::Brightness { amount },
                 PipelineStep::Contrast { amount } => Operation::Contrast { amount },
                 PipelineStep::Hue { degrees } => Operation::Hue { degrees },
+                PipelineStep::Extend {
+                    top,
+                    right,
+                    bottom,
+                    left,
+                    background,
+                } => Operation::Extend {
+                    top,
+                    right,
+                    bottom,
+                    left,
+                    background: color(background.as_deref())?,
+                },
+                PipelineStep::Border { width, color: c } => Operation::Border {
+                    width,
+                    color: color(Some(c.as_deref().unwrap_or("#000000")))?,
+                },
+                PipelineStep::RoundCorners { radius } => Operation::RoundCorners { radius },
+                PipelineStep::Trim { threshold } => Operation::Trim { threshold },
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;

@@ -108,6 +108,89 @@ pub enum Operation {
     Hue {
         degrees: i32,
     },
+    /// Pad each side with the background.
+    Extend {
+        top: u32,
+        right: u32,
+        bottom: u32,
+        left: u32,
+        background: Rgba<u8>,
+    },
+    /// A frame of `width` pixels around the image.
+    Border {
+        width: u32,
+        color: Rgba<u8>,
+    },
+    /// Transparent corners of `radius` pixels (anti-aliased).
+    RoundCorners {
+        radius: u32,
+    },
+    /// Cut away edges that match the top-left pixel within `threshold` (0–255 per channel).
+    Trim {
+        threshold: u8,
+    },
+}
+
+/// `image` placed on a canvas grown by the given margins, filled with `background`.
+fn pad(
+    image: &DynamicImage,
+    (top, right, bottom, left): (u32, u32, u32, u32),
+    background: Rgba<u8>,
+    limits: &ImageLimits,
+) -> Result<DynamicImage> {
+    let width = image.width().saturating_add(left).saturating_add(right);
+    let height = image.height().saturating_add(top).saturating_add(bottom);
+    check_output(width, height, limits)?;
+    let mut canvas = image::RgbaImage::from_pixel(width, height, background);
+    imageops::overlay(
+        &mut canvas,
+        &image.to_rgba8(),
+        i64::from(left),
+        i64::from(top),
+    );
+    Ok(DynamicImage::ImageRgba8(canvas))
+}
+
+/// Alpha of a pixel at (x, y) for corners of `radius`: 1 inside, 0 outside, a ramp on the edge.
+fn corner_alpha(x: u32, y: u32, width: u32, height: u32, radius: f32) -> f32 {
+    let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+    let cx = if fx < radius {
+        radius
+    } else if fx > width as f32 - radius {
+        width as f32 - radius
+    } else {
+        return 1.0;
+    };
+    let cy = if fy < radius {
+        radius
+    } else if fy > height as f32 - radius {
+        height as f32 - radius
+    } else {
+        return 1.0;
+    };
+    let distance = ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt();
+    (radius - distance + 0.5).clamp(0.0, 1.0)
+}
+
+/// The box of pixels that differ from the top-left one by more than `threshold`.
+fn content_box(image: &DynamicImage, threshold: u8) -> Option<(u32, u32, u32, u32)> {
+    let rgba = image.to_rgba8();
+    let reference = *rgba.get_pixel(0, 0);
+    let differs = |p: &Rgba<u8>| {
+        p.0.iter()
+            .zip(reference.0)
+            .any(|(a, b)| a.abs_diff(b) > threshold)
+    };
+    let (mut x0, mut y0, mut x1, mut y1) = (u32::MAX, u32::MAX, 0, 0);
+    for (x, y, pixel) in rgba.enumerate_pixels() {
+        if differs(pixel) {
+            x0 = x0.min(x);
+            y0 = y0.min(y);
+            x1 = x1.max(x);
+            y1 = y1.max(y);
+        }
+    }
+    (x0 != u32::MAX).then(|| (x0, y0, x1 - x0 + 1, y1 - y0 + 1))
 }
 
 /// The size an image of `width` × `height` gets for a resize, before any crop or pad.
@@ -314,6 +397,36 @@ pub fn apply(
             image.adjust_contrast(amount)
         }
         Operation::Hue { degrees } => image.huerotate(degrees),
+        Operation::Extend {
+            top,
+            right,
+            bottom,
+            left,
+            background,
+        } => pad(&image, (top, right, bottom, left), background, limits)?,
+        Operation::Border { width, color } => {
+            if width == 0 {
+                return Err(invalid("width", "a border is at least 1 pixel"));
+            }
+            pad(&image, (width, width, width, width), color, limits)?
+        }
+        Operation::RoundCorners { radius } => {
+            let (width, height) = image.dimensions();
+            let radius = radius.min(width / 2).min(height / 2) as f32;
+            let mut rgba = image.to_rgba8();
+            for (x, y, pixel) in rgba.enumerate_pixels_mut() {
+                let alpha = corner_alpha(x, y, width, height, radius);
+                if alpha < 1.0 {
+                    pixel[3] = (f32::from(pixel[3]) * alpha).round() as u8;
+                }
+            }
+            DynamicImage::ImageRgba8(rgba)
+        }
+        Operation::Trim { threshold } => match content_box(&image, threshold) {
+            Some((x, y, w, h)) => image.crop_imm(x, y, w, h),
+            // A uniform image has nothing to trim to; it stays as it is.
+            None => image,
+        },
     })
 }
 
@@ -520,5 +633,52 @@ mod tests {
         .to_rgb8();
         assert_eq!(brighter.get_pixel(0, 0)[2], 90 + 51);
         assert!(apply(source, &Operation::Blur { sigma: 0.0 }, &limits).is_err());
+    }
+
+    #[test]
+    fn extend_border_round_corners_and_trim() {
+        let limits = ImageLimits::default();
+        let red = Rgba([255, 0, 0, 255]);
+        let source = image(10, 10);
+        let extended = apply(
+            source.clone(),
+            &Operation::Extend {
+                top: 1,
+                right: 2,
+                bottom: 3,
+                left: 4,
+                background: red,
+            },
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(extended.dimensions(), (16, 14));
+        assert_eq!(extended.to_rgba8().get_pixel(0, 0), &red);
+        assert_eq!(
+            extended.to_rgba8().get_pixel(4, 1)[2],
+            90,
+            "the image starts at (4, 1)"
+        );
+        let framed = apply(
+            source.clone(),
+            &Operation::Border {
+                width: 2,
+                color: red,
+            },
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(framed.dimensions(), (14, 14));
+        let rounded = apply(
+            source.clone(),
+            &Operation::RoundCorners { radius: 4 },
+            &limits,
+        )
+        .unwrap()
+        .to_rgba8();
+        assert_eq!(rounded.get_pixel(0, 0)[3], 0, "a corner is transparent");
+        assert_eq!(rounded.get_pixel(5, 5)[3], 255, "the middle is not");
+        let trimmed = apply(extended, &Operation::Trim { threshold: 10 }, &limits).unwrap();
+        assert_eq!(trimmed.dimensions(), (10, 10));
     }
 }

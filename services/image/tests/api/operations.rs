@@ -161,6 +161,37 @@ async fn crop_rotate_adjust_convert_and_pipeline() {
     );
 }
 
+#[tokio::test]
+async fn frames_corners_and_trim_in_a_pipeline() {
+    let app = app();
+    let steps = json!([
+        {"op": "extend", "top": 5, "bottom": 5, "left": 5, "right": 5, "background": "#00ff00"},
+        {"op": "trim"},
+        {"op": "border", "width": 3, "color": "#0000ff"},
+        {"op": "roundCorners", "radius": 6}
+    ]);
+    let query = format!(
+        "/api/v1/image/pipeline?format=png&operations={}",
+        percent_encode(&steps.to_string())
+    );
+    let out = app
+        .post_raw(&query, "image/png", picture(40, 20, ImageFormat::Png))
+        .await;
+    assert_eq!(out.status, 200, "{}", out.text());
+    let out = decoded(&out.body).to_rgba8();
+    assert_eq!(
+        out.dimensions(),
+        (46, 26),
+        "trimmed back to 40 × 20, then a 3 px frame"
+    );
+    assert_eq!(out.get_pixel(0, 0)[3], 0, "a rounded corner");
+    assert_eq!(
+        out.get_pixel(23, 1),
+        &image::Rgba([0, 0, 255, 255]),
+        "the frame"
+    );
+}
+
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
