@@ -162,8 +162,9 @@ fn strip_position(message: &str) -> String {
         .to_owned()
 }
 
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+/// Line and column (1-based) of a byte offset (a parser's error position).
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..text.floor_char_boundary(offset.min(text.len()))];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
@@ -229,27 +230,6 @@ fn csv_error(options: &CsvOptions) -> impl Fn(csv::Error) -> DataError + '_ {
 /// Whether [`stream_csv`] converts `from` into `to`.
 pub fn streams(from: Format, to: Format) -> bool {
     matches!(from, Format::Csv | Format::Tsv) && matches!(to, Format::Json | Format::Jsonl)
-}
-
-/// CSV/TSV straight to JSON or JSON Lines, record by record, into one string. `None` for other
-/// conversions.
-pub fn convert_streaming(
-    text: &str,
-    from: Format,
-    to: Format,
-    options: &CsvOptions,
-) -> Option<Result<String>> {
-    if !streams(from, to) {
-        return None;
-    }
-    let mut out = String::with_capacity(text.len() * 2);
-    Some(
-        stream_csv(text, from, to, options, usize::MAX, |chunk| {
-            out.push_str(&chunk);
-            true
-        })
-        .map(|()| out),
-    )
 }
 
 /// Reads every CSV record without keeping any: the errors a conversion would meet, found before
@@ -443,8 +423,23 @@ pub fn render(value: &Value, format: Format, options: &FormatOptions) -> Result<
     }
 }
 
+/// The fields of records in order of first appearance: the columns of a table written from
+/// them (CSV, XLSX, HTML, Markdown). Rows that are not objects add none.
+pub(crate) fn columns<'a>(rows: impl IntoIterator<Item = &'a Value>) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    let mut columns = Vec::new();
+    for row in rows {
+        for key in row.as_object().map(Map::keys).into_iter().flatten() {
+            if seen.insert(key.as_str()) {
+                columns.push(key.as_str());
+            }
+        }
+    }
+    columns
+}
+
 /// A cell's text: strings as they are, null empty, anything else as JSON.
-fn cell_text(value: &Value) -> String {
+pub(crate) fn cell_text(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -469,22 +464,14 @@ fn render_csv(value: &Value, format: Format, options: &CsvOptions) -> Result<Str
         .from_writer(Vec::new());
     let write_error = |e: csv::Error| DataError::Internal(e.to_string());
     if rows.iter().all(|r| r.is_object()) {
-        // Columns in order of first appearance across all rows.
-        let mut columns: Vec<&String> = Vec::new();
-        for row in &rows {
-            for key in row.as_object().map(Map::keys).into_iter().flatten() {
-                if !columns.contains(&key) {
-                    columns.push(key);
-                }
-            }
-        }
+        let columns = columns(rows.iter().copied());
         if options.header {
             writer.write_record(&columns).map_err(write_error)?;
         }
         for row in &rows {
             let record: Vec<String> = columns
                 .iter()
-                .map(|c| row.get(c.as_str()).map(cell_text).unwrap_or_default())
+                .map(|c| row.get(*c).map(cell_text).unwrap_or_default())
                 .collect();
             writer.write_record(&record).map_err(write_error)?;
         }
@@ -579,6 +566,16 @@ mod tests {
         );
     }
 
+    /// The streamed conversion collected, in small chunks so chunk edges are exercised.
+    fn stream_all(text: &str, to: Format, options: &CsvOptions) -> Result<String> {
+        let mut out = String::new();
+        stream_csv(text, Format::Csv, to, options, 16, |chunk| {
+            out.push_str(&chunk);
+            true
+        })
+        .map(|()| out)
+    }
+
     #[test]
     fn streaming_csv_matches_the_value_path() {
         let text = "\u{feff}title\nname,qty\nbolt,12\n\"a, \"\"quoted\"\" nut\",\n";
@@ -589,21 +586,14 @@ mod tests {
                 ..CsvOptions::default()
             });
             let value = parse(text, Format::Csv, &options).unwrap();
-            let streamed = convert_streaming(text, Format::Csv, Format::Json, &options.csv)
-                .unwrap()
-                .unwrap();
+            let streamed = stream_all(text, Format::Json, &options.csv).unwrap();
             assert_eq!(serde_json::from_str::<Value>(&streamed).unwrap(), value);
-            let lines = convert_streaming(text, Format::Csv, Format::Jsonl, &options.csv)
-                .unwrap()
-                .unwrap();
+            let lines = stream_all(text, Format::Jsonl, &options.csv).unwrap();
             assert_eq!(parse(&lines, Format::Jsonl, &options).unwrap(), value);
         }
-        assert!(
-            convert_streaming("a\n1,2\n", Format::Csv, Format::Json, &csv().csv)
-                .unwrap()
-                .is_err()
-        );
-        assert!(convert_streaming("{}", Format::Json, Format::Csv, &csv().csv).is_none());
+        assert!(stream_all("a\n1,2\n", Format::Json, &csv().csv).is_err());
+        assert!(!streams(Format::Json, Format::Csv));
+        assert!(check_csv("a\n1,2\n", Format::Csv, &csv().csv).is_err());
     }
 
     #[test]

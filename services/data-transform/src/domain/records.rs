@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Number, Value};
 
+use super::formats::cell_text;
 use super::{DataError, Result};
 
 /// Most records one operation may produce (joins and unpivots multiply).
@@ -178,56 +179,71 @@ fn number_order(x: &Number, y: &Number) -> Ordering {
     a.total_cmp(&b)
 }
 
-/// A hashable identity for the values of `fields` (missing and null are the same).
+/// A hashable identity for the values of `fields` (missing and null are the same), written
+/// without copying the values.
 fn key_of(record: &Map<String, Value>, fields: &[String]) -> String {
-    let values: Vec<&Value> = fields
-        .iter()
-        .map(|f| get(record, f).unwrap_or(&Value::Null))
-        .collect();
-    canonical(&Value::Array(values.into_iter().cloned().collect()))
+    let mut out = String::from("[");
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_canonical(get(record, field).unwrap_or(&Value::Null), &mut out);
+    }
+    out.push(']');
+    out
 }
 
 /// JSON text that is equal for equal values (object keys sorted, `1` and `1.0` alike).
 fn canonical(value: &Value) -> String {
-    fn write(value: &Value, out: &mut String) {
-        match value {
-            Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-                (Some(i), _) => out.push_str(&i.to_string()),
-                (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                    out.push_str(&format!("{f:.0}"))
-                }
-                _ => out.push_str(&n.to_string()),
-            },
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(item, out);
-                }
-                out.push(']');
-            }
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, key) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(key.clone()).to_string());
-                    out.push(':');
-                    write(&map[key.as_str()], out);
-                }
-                out.push('}');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
     let mut out = String::new();
-    write(value, &mut out);
+    write_canonical(value, &mut out);
     out
+}
+
+/// A whole record's identity, as [`canonical`] of the record, without copying it.
+fn canonical_record(record: &Map<String, Value>) -> String {
+    let mut out = String::new();
+    write_map(record, &mut out);
+    out
+}
+
+fn write_map(map: &Map<String, Value>, out: &mut String) {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    out.push('{');
+    for (i, key) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(key.clone()).to_string());
+        out.push(':');
+        write_canonical(&map[key.as_str()], out);
+    }
+    out.push('}');
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => out.push_str(&i.to_string()),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                out.push_str(&format!("{f:.0}"))
+            }
+            _ => out.push_str(&n.to_string()),
+        },
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => write_map(map, out),
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 fn equal(a: &Value, b: &Value) -> bool {
@@ -695,7 +711,7 @@ fn summarize(spec: &SummarySpec, values: &[&Value], records: usize, field: &str)
             .unwrap_or(Value::Null),
         Summary::Concat => Value::String(
             present()
-                .map(text_of)
+                .map(cell_text)
                 .collect::<Vec<_>>()
                 .join(spec.separator.as_deref().unwrap_or(", ")),
         ),
@@ -719,13 +735,6 @@ fn number(x: f64) -> Value {
         Value::from(x as i64)
     } else {
         Number::from_f64(x).map_or(Value::Null, Value::Number)
-    }
-}
-
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -793,7 +802,7 @@ pub fn dedupe(records: Records, fields: &[String]) -> Records {
         .into_iter()
         .filter(|record| {
             let key = if fields.is_empty() {
-                canonical(&Value::Object(record.clone()))
+                canonical_record(record)
             } else {
                 key_of(record, fields)
             };
@@ -1008,7 +1017,10 @@ pub fn pivot(
         }
         let mut cells: Vec<(String, Vec<&Value>)> = Vec::new();
         for &m in &members {
-            let name = text_of(get(&records[m], column).unwrap_or(&Value::Null));
+            let name = match get(&records[m], column) {
+                None | Some(Value::Null) => "null".to_owned(),
+                Some(value) => cell_text(value),
+            };
             let cell = get(&records[m], value).unwrap_or(&Value::Null);
             match cells.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, values)) => values.push(cell),

@@ -259,16 +259,7 @@ pub fn write(value: &Value) -> Result<Vec<u8>> {
         }
         let sheet = workbook.add_worksheet();
         sheet.set_name(&name).map_err(failed)?;
-        let mut columns: Vec<&str> = Vec::new();
-        for row in rows {
-            if let Value::Object(record) = row {
-                for key in record.keys() {
-                    if !columns.contains(&key.as_str()) {
-                        columns.push(key);
-                    }
-                }
-            }
-        }
+        let columns = super::formats::columns(rows);
         if columns.len() > 16_384 {
             return Err(DataError::Invalid {
                 field: "data".into(),

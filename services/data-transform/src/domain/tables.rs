@@ -7,6 +7,7 @@
 use scraper::{ElementRef, Html, Selector};
 use serde_json::{Map, Value};
 
+use super::formats::{cell_text, columns};
 use super::{DataError, Result};
 
 /// Which table, and whether its first row names the columns.
@@ -30,7 +31,7 @@ fn selector(css: &str) -> Selector {
 }
 
 /// A cell's visible text with runs of white space folded to one space.
-fn cell_text(cell: ElementRef<'_>) -> String {
+fn visible_text(cell: ElementRef<'_>) -> String {
     cell.text()
         .flat_map(str::split_whitespace)
         .collect::<Vec<_>>()
@@ -104,7 +105,7 @@ pub fn parse_html(text: &str, options: TableOptions) -> Result<Value> {
             .select(&cells)
             .filter(|c| c.parent().is_some_and(|p| p.id() == row.id()))
             .collect();
-        let texts: Vec<String> = row_cells.into_iter().map(cell_text).collect();
+        let texts: Vec<String> = row_cells.into_iter().map(visible_text).collect();
         if header.is_none() && options.header {
             header = Some(names_of(texts));
             continue;
@@ -112,20 +113,6 @@ pub fn parse_html(text: &str, options: TableOptions) -> Result<Value> {
         body.push(texts);
     }
     Ok(records(header, body))
-}
-
-fn columns_of(rows: &[Value]) -> Vec<String> {
-    let mut columns: Vec<String> = Vec::new();
-    for row in rows {
-        if let Value::Object(record) = row {
-            for key in record.keys() {
-                if !columns.contains(key) {
-                    columns.push(key.clone());
-                }
-            }
-        }
-    }
-    columns
 }
 
 fn rows_of(value: &Value) -> Result<&[Value]> {
@@ -139,24 +126,16 @@ fn rows_of(value: &Value) -> Result<&[Value]> {
     }
 }
 
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// The cells of each row, in `columns` order for records.
-fn table_cells(rows: &[Value], columns: &[String]) -> Vec<Vec<String>> {
+fn table_cells(rows: &[Value], columns: &[&str]) -> Vec<Vec<String>> {
     rows.iter()
         .map(|row| match row {
             Value::Object(record) => columns
                 .iter()
-                .map(|c| record.get(c).map(text_of).unwrap_or_default())
+                .map(|c| record.get(*c).map(cell_text).unwrap_or_default())
                 .collect(),
-            Value::Array(cells) => cells.iter().map(text_of).collect(),
-            other => vec![text_of(other)],
+            Value::Array(cells) => cells.iter().map(cell_text).collect(),
+            other => vec![cell_text(other)],
         })
         .collect()
 }
@@ -171,7 +150,7 @@ fn escape_html(text: &str) -> String {
 /// An HTML `<table>` with a `<thead>` of the records' fields.
 pub fn render_html(value: &Value) -> Result<String> {
     let rows = rows_of(value)?;
-    let columns = columns_of(rows);
+    let columns = columns(rows);
     let mut out = String::from("<table>\n");
     if !columns.is_empty() {
         out.push_str("  <thead>\n    <tr>");
@@ -262,13 +241,13 @@ fn escape_markdown(text: &str) -> String {
 /// A GitHub pipe table.
 pub fn render_markdown(value: &Value) -> Result<String> {
     let rows = rows_of(value)?;
-    let columns = columns_of(rows);
+    let columns = columns(rows);
     let cells = table_cells(rows, &columns);
     let header: Vec<String> = if columns.is_empty() {
         let width = cells.iter().map(Vec::len).max().unwrap_or(0);
         (1..=width).map(|i| format!("column{i}")).collect()
     } else {
-        columns
+        columns.into_iter().map(str::to_owned).collect()
     };
     let line = |cells: &[String]| {
         let mut out = String::from("|");

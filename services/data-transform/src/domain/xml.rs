@@ -14,6 +14,7 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 use serde_json::{Map, Value};
 
+use super::formats::{cell_text, line_column};
 use super::{DataError, Result};
 
 /// Deepest element nesting read.
@@ -98,14 +99,6 @@ fn add_child(parent: &mut Open, name: String, value: Value, options: &XmlOptions
             parent.fields.insert(name, value);
         }
     }
-}
-
-/// Line and column (1-based) of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..text.floor_char_boundary(offset.min(text.len()))];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 /// Reads an XML document.
@@ -290,14 +283,6 @@ fn escape(text: &str, attribute: bool) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-fn scalar_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 fn element(out: &mut String, name: &str, value: &Value, options: &XmlOptions, depth: usize) {
     let indent = "  ".repeat(depth);
     let name = xml_name(name);
@@ -325,12 +310,12 @@ fn element(out: &mut String, name: &str, value: &Value, options: &XmlOptions, de
                     out.push_str(&format!(
                         " {}=\"{}\"",
                         xml_name(attribute),
-                        escape(&scalar_text(value), true)
+                        escape(&cell_text(value), true)
                     ));
                     continue;
                 }
                 if *key == options.text_key {
-                    text = Some(scalar_text(value));
+                    text = Some(cell_text(value));
                 } else {
                     children.push((key, value));
                 }
@@ -355,7 +340,7 @@ fn element(out: &mut String, name: &str, value: &Value, options: &XmlOptions, de
         scalar => {
             out.push_str(&format!(
                 "{indent}<{name}>{}</{name}>\n",
-                escape(&scalar_text(scalar), false)
+                escape(&cell_text(scalar), false)
             ));
         }
     }

@@ -284,6 +284,16 @@ async fn records_pipeline_of_shape_operations() {
         "VALIDATION_ERROR",
     )
     .await;
+    let too_many: Vec<serde_json::Value> = (0..51).map(|_| json!({"op": "dedupe"})).collect();
+    let error = refuse(
+        &app,
+        "records",
+        json!({"data": [], "steps": too_many}),
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "steps");
 }
 
 #[tokio::test]
