@@ -51,6 +51,27 @@ impl TestApp {
         }
     }
 
+    /// The published OpenAPI document is a contract: this compares it with the snapshot at
+    /// `snapshot` (the crate's `tests/api/openapi.snapshot.json`), so a change shows up in
+    /// review. With `UPDATE_SNAPSHOTS=1` it rewrites the snapshot instead.
+    pub async fn assert_openapi_snapshot(&self, snapshot: &std::path::Path) {
+        let doc = self.get("/openapi.json").await.ok();
+        let rendered = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            if let Err(e) = std::fs::write(snapshot, &rendered) {
+                panic!("cannot write {}: {e}", snapshot.display());
+            }
+            return;
+        }
+        let saved = std::fs::read_to_string(snapshot).unwrap_or_default();
+        assert!(
+            saved == rendered,
+            "the OpenAPI document differs from {}; review the change and run the crate's tests with \
+             UPDATE_SNAPSHOTS=1 to accept it",
+            snapshot.display()
+        );
+    }
+
     /// `GET path`.
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(request(Method::GET, path, None, Body::empty()))

@@ -26,19 +26,9 @@ async fn openapi_documents_every_operation_with_envelopes() {
     }
 }
 
-/// The document is a contract: a change must show up in review. `UPDATE_SNAPSHOTS=1` rewrites it.
 #[tokio::test]
 async fn openapi_matches_the_snapshot() {
-    let doc = app().get("/openapi.json").await.ok();
-    let rendered = serde_json::to_string_pretty(&doc).unwrap() + "\n";
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, &rendered).unwrap();
-        return;
-    }
-    let saved = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        saved == rendered,
-        "OpenAPI document changed; review it and run `UPDATE_SNAPSHOTS=1 cargo test -p flowforge-data-transform` to accept"
-    );
+    app()
+        .assert_openapi_snapshot(&Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT))
+        .await;
 }

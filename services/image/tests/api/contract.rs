@@ -1,6 +1,17 @@
 //! The published contract: every operation documented, health and metrics answering.
 
+use std::path::Path;
+
 use crate::app;
+
+const SNAPSHOT: &str = "tests/api/openapi.snapshot.json";
+
+#[tokio::test]
+async fn openapi_matches_the_snapshot() {
+    app()
+        .assert_openapi_snapshot(&Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT))
+        .await;
+}
 
 #[tokio::test]
 async fn openapi_documents_every_operation() {
