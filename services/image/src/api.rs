@@ -84,6 +84,18 @@ struct Output {
     auto_orient: Option<bool>,
 }
 
+/// The output choices of any options struct (each repeats the three fields: query strings
+/// cannot be read into a flattened struct with numbers in it).
+macro_rules! output_of {
+    ($options:expr) => {
+        Output {
+            format: $options.format,
+            quality: $options.quality,
+            auto_orient: $options.auto_orient,
+        }
+    };
+}
+
 /// `#rrggbb` or `#rrggbbaa` (default transparent white).
 fn color(text: Option<&str>) -> Result<image::Rgba<u8>, ApiError> {
     let Some(text) = text else {
@@ -248,11 +260,7 @@ pub async fn resize(
         o.gravity,
         o.background.as_deref(),
     )?;
-    let output = Output {
-        format: o.format,
-        quality: o.quality,
-        auto_orient: o.auto_orient,
-    };
+    let output = output_of!(o);
     transform(
         &state,
         "resize",
@@ -331,11 +339,7 @@ pub async fn crop(
         height: o.height,
         gravity: o.gravity.into(),
     };
-    let output = Output {
-        format: o.format,
-        quality: o.quality,
-        auto_orient: o.auto_orient,
-    };
+    let output = output_of!(o);
     transform(&state, "crop", accept, file.bytes, vec![operation], output).await
 }
 
@@ -366,11 +370,7 @@ pub async fn rotate(
     file: BinaryInput<RotateOptions>,
 ) -> Result<Response, ApiError> {
     let o = file.options;
-    let output = Output {
-        format: o.format,
-        quality: o.quality,
-        auto_orient: o.auto_orient,
-    };
+    let output = output_of!(o);
     let operation = Operation::Rotate { degrees: o.degrees };
     transform(
         &state,
@@ -398,11 +398,7 @@ pub struct OutputOptions {
 
 impl OutputOptions {
     fn output(self) -> Output {
-        Output {
-            format: self.format,
-            quality: self.quality,
-            auto_orient: self.auto_orient,
-        }
+        output_of!(self)
     }
 }
 
@@ -552,11 +548,7 @@ pub async fn adjust(
             "name at least one adjustment",
         ));
     }
-    let output = Output {
-        format: o.format,
-        quality: o.quality,
-        auto_orient: o.auto_orient,
-    };
+    let output = output_of!(o);
     transform(&state, "adjust", accept, file.bytes, operations, output).await
 }
 
@@ -741,10 +733,6 @@ pub async fn pipeline(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let output = Output {
-        format: o.format,
-        quality: o.quality,
-        auto_orient: o.auto_orient,
-    };
+    let output = output_of!(o);
     transform(&state, "pipeline", accept, file.bytes, operations, output).await
 }
