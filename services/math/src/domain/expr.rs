@@ -535,12 +535,13 @@ pub fn evaluate_in_mode(
     scope: &BTreeMap<String, f64>,
     mode: NumberMode,
 ) -> Result<ModeEvaluation, MathError> {
-    let statements: Vec<(Option<String>, Node)> = program
+    // Borrowed, not cloned: the default mode rarely needs them, and evaluation is a hot path.
+    let statements: Vec<(Option<&str>, &Node)> = program
         .statements
         .iter()
         .map(|s| match s {
-            Statement::Assign(name, node) => (Some(name.clone()), node.clone()),
-            Statement::Expr(node) => (None, node.clone()),
+            Statement::Assign(name, node) => (Some(name.as_str()), node),
+            Statement::Expr(node) => (None, node),
         })
         .collect();
     let literals = &program.literals;
@@ -557,9 +558,7 @@ pub fn evaluate_in_mode(
         }
         NumberMode::Number => {
             let names_i = !scope.contains_key("i")
-                && !statements
-                    .iter()
-                    .any(|(name, _)| name.as_deref() == Some("i"))
+                && !statements.iter().any(|(name, _)| *name == Some("i"))
                 && statements.iter().any(|(_, node)| mentions(node, "i"));
             if names_i {
                 return numbers::complex(&statements, scope, literals).map(exact);

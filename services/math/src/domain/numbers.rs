@@ -178,7 +178,7 @@ pub struct ExactEvaluation {
 
 fn run<S: System>(
     system: &S,
-    statements: &[(Option<String>, Node)],
+    statements: &[(Option<&str>, &Node)],
     scope: &BTreeMap<String, f64>,
     literals: &HashMap<u64, String>,
 ) -> Result<ExactEvaluation, MathError> {
@@ -191,8 +191,8 @@ fn run<S: System>(
     for (name, node) in statements {
         let value = evaluate_in(system, node, &variables, literals)?;
         if let Some(name) = name {
-            variables.insert(name.clone(), value.clone());
-            assigned.insert(name.clone(), system.wrap(value.clone()));
+            variables.insert((*name).to_owned(), value.clone());
+            assigned.insert((*name).to_owned(), system.wrap(value.clone()));
         }
         last = Some(value);
     }
@@ -206,7 +206,7 @@ fn run<S: System>(
 
 /// Evaluates with complex numbers.
 pub(crate) fn complex(
-    statements: &[(Option<String>, Node)],
+    statements: &[(Option<&str>, &Node)],
     scope: &BTreeMap<String, f64>,
     literals: &HashMap<u64, String>,
 ) -> Result<ExactEvaluation, MathError> {
@@ -215,7 +215,7 @@ pub(crate) fn complex(
 
 /// Evaluates with exact fractions.
 pub(crate) fn fraction(
-    statements: &[(Option<String>, Node)],
+    statements: &[(Option<&str>, &Node)],
     scope: &BTreeMap<String, f64>,
     literals: &HashMap<u64, String>,
 ) -> Result<ExactEvaluation, MathError> {
@@ -224,7 +224,7 @@ pub(crate) fn fraction(
 
 /// Evaluates with decimals of `precision` significant digits.
 pub(crate) fn bignumber(
-    statements: &[(Option<String>, Node)],
+    statements: &[(Option<&str>, &Node)],
     scope: &BTreeMap<String, f64>,
     literals: &HashMap<u64, String>,
     precision: u64,
