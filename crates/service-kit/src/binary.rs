@@ -26,6 +26,8 @@ use crate::extract::{is_json, media_type, parse_json, parse_query, parse_value, 
 const FILE_FIELD: &str = "file";
 /// The multipart field that may carry all options as one JSON object.
 const OPTIONS_FIELD: &str = "options";
+/// The multipart field (repeatable) or JSON array that carries several files.
+const FILES_FIELD: &str = "files";
 
 /// A file sent in any of the three forms, plus the operation's options `O`.
 #[derive(Debug, Clone)]
@@ -190,10 +192,13 @@ async fn from_raw<S: Send + Sync, O: DeserializeOwned>(
     })
 }
 
-async fn from_multipart<S: Send + Sync, O: DeserializeOwned>(
+/// The parts of a multipart body: files (the `file` field, or every `file`/`files` field when
+/// `many`), and the options from an `options` JSON field or the other fields.
+async fn read_multipart<S: Send + Sync, O: DeserializeOwned>(
     req: Request,
     state: &S,
-) -> Result<BinaryInput<O>, ApiError> {
+    many: bool,
+) -> Result<(Vec<FilePart>, O), ApiError> {
     let limit = req
         .extensions()
         .get::<Limits>()
@@ -210,28 +215,37 @@ async fn from_multipart<S: Send + Sync, O: DeserializeOwned>(
         ApiError::bad_request(format!("Malformed multipart body: {}", e.body_text()))
     })?;
 
-    let mut file = None;
+    let mut files = Vec::new();
     let mut options_json = None;
     let mut fields = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
-        if name == FILE_FIELD && file.is_none() {
+        let is_file = if many {
+            name == FILE_FIELD || name == FILES_FIELD
+        } else {
+            name == FILE_FIELD && files.is_empty()
+        };
+        if is_file {
             let filename = field.file_name().map(str::to_owned);
             let content_type = field.content_type().map(str::to_owned);
             let bytes = field.bytes().await.map_err(multipart_error)?;
-            file = Some((bytes, filename, content_type));
+            files.push(FilePart {
+                bytes,
+                filename,
+                content_type,
+            });
         } else if name == OPTIONS_FIELD {
             options_json = Some(field.bytes().await.map_err(multipart_error)?);
         } else {
             fields.push((name, field.text().await.map_err(multipart_error)?));
         }
     }
-    let Some((bytes, filename, content_type)) = file else {
+    if files.is_empty() {
         return Err(ApiError::invalid_field(
             FILE_FIELD,
             "multipart body has no `file` field",
         ));
-    };
+    }
     let options = match options_json {
         Some(json) => parse_json(&json).map_err(|e| {
             ApiError::invalid_field(
@@ -244,12 +258,126 @@ async fn from_multipart<S: Send + Sync, O: DeserializeOwned>(
             parse_query(&encoded)?
         }
     };
+    Ok((files, options))
+}
+
+async fn from_multipart<S: Send + Sync, O: DeserializeOwned>(
+    req: Request,
+    state: &S,
+) -> Result<BinaryInput<O>, ApiError> {
+    let (files, options) = read_multipart(req, state, false).await?;
+    let Some(FilePart {
+        bytes,
+        filename,
+        content_type,
+    }) = files.into_iter().next()
+    else {
+        return Err(ApiError::invalid_field(
+            FILE_FIELD,
+            "multipart body has no `file` field",
+        ));
+    };
     Ok(BinaryInput {
         bytes,
         filename,
         content_type,
         options,
     })
+}
+
+/// One file of a [`BinaryFiles`] request.
+#[derive(Debug, Clone)]
+pub struct FilePart {
+    /// The file's bytes.
+    pub bytes: Bytes,
+    /// The file name the client gave, if any.
+    pub filename: Option<String>,
+    /// The file's media type as the client declared it, if any.
+    pub content_type: Option<String>,
+}
+
+/// Several files in order (merging, images into one document), plus options `O`: multipart with
+/// repeated `file` (or `files`) fields, or JSON `{"files": [{"data": base64, "filename"?}, …],
+/// …options}`. A raw body carries one file.
+#[derive(Debug, Clone)]
+pub struct BinaryFiles<O> {
+    /// The files, in the order sent.
+    pub files: Vec<FilePart>,
+    /// The operation's options.
+    pub options: O,
+}
+
+impl<S: Send + Sync, O: DeserializeOwned + Send> FromRequest<S> for BinaryFiles<O> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let mime = media_type(req.headers());
+        match mime.as_deref() {
+            Some("multipart/form-data") => {
+                let (files, options) = read_multipart(req, state, true).await?;
+                Ok(BinaryFiles { files, options })
+            }
+            _ if is_json(req.headers()) => files_from_json(&read_body(req, state).await?),
+            _ => {
+                let one: BinaryInput<O> = from_raw(req, state, mime).await?;
+                Ok(BinaryFiles {
+                    files: vec![FilePart {
+                        bytes: one.bytes,
+                        filename: one.filename,
+                        content_type: one.content_type,
+                    }],
+                    options: one.options,
+                })
+            }
+        }
+    }
+}
+
+fn files_from_json<O: DeserializeOwned>(body: &[u8]) -> Result<BinaryFiles<O>, ApiError> {
+    let value: serde_json::Value = parse_json(body)?;
+    let serde_json::Value::Object(mut object) = value else {
+        return Err(ApiError::invalid_field(
+            "body",
+            "expected a JSON object with `files`",
+        ));
+    };
+    let Some(serde_json::Value::Array(items)) = object.remove(FILES_FIELD) else {
+        return Err(ApiError::invalid_field(
+            FILES_FIELD,
+            "missing array `files` of {\"data\": base64, \"filename\"?}",
+        ));
+    };
+    let mut files = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let field = format!("files[{i}].data");
+        let (data, filename) = match item {
+            serde_json::Value::String(data) => (data, None),
+            serde_json::Value::Object(mut file) => {
+                let Some(serde_json::Value::String(data)) = file.remove("data") else {
+                    return Err(ApiError::invalid_field(field, "must be a base64 string"));
+                };
+                let filename = file
+                    .remove("filename")
+                    .and_then(|f| f.as_str().map(str::to_owned));
+                (data, filename)
+            }
+            _ => {
+                return Err(ApiError::invalid_field(
+                    format!("files[{i}]"),
+                    "must be {\"data\": base64} or a base64 string",
+                ));
+            }
+        };
+        let bytes = decode_base64(&data)
+            .ok_or_else(|| ApiError::invalid_field(field, "is not valid base64"))?;
+        files.push(FilePart {
+            bytes: Bytes::from(bytes),
+            filename,
+            content_type: None,
+        });
+    }
+    let options = parse_value(serde_json::Value::Object(object))?;
+    Ok(BinaryFiles { files, options })
 }
 
 fn from_json<O: DeserializeOwned>(body: &[u8]) -> Result<BinaryInput<O>, ApiError> {

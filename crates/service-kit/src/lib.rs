@@ -30,8 +30,8 @@ mod serve;
 pub mod test_util;
 
 pub use binary::{
-    BinaryInput, BinaryOutput, BodyStream, JsonOrBinary, JsonOrStream, ResponseFormat,
-    decode_base64,
+    BinaryFiles, BinaryInput, BinaryOutput, BodyStream, FilePart, JsonOrBinary, JsonOrStream,
+    ResponseFormat, decode_base64,
 };
 pub use blocking::BlockingPool;
 pub use config::{ConfigError, Limits, ServiceConfig};
