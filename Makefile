@@ -29,6 +29,7 @@ bench: deps
 	bench/math.sh
 	bench/data.sh
 	bench/image.sh
+	bench/pdf.sh
 	bench/gateway.sh
 
 fmt:

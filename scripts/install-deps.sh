@@ -6,7 +6,9 @@ set -euo pipefail
 # Build: a C toolchain for ring and other -sys crates, pkg-config, cmake (zlib-ng under pingora), curl.
 # Tests: the openssl CLI (interoperability checks of keys and signatures).
 # Tests: PostgreSQL and Redis servers (scripts/services.sh starts them when none answers).
-PACKAGES=(build-essential pkg-config cmake curl ca-certificates openssl postgresql redis-server)
+# Tests: qpdf (structural check of every PDF the pdf service writes, and opening its encrypted
+# output with the password) and poppler-utils (pdftotext reads back generated text).
+PACKAGES=(build-essential pkg-config cmake curl ca-certificates openssl postgresql redis-server qpdf poppler-utils)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -41,6 +41,11 @@ pub const SERVICES: &[EmbeddedService] = &[
         port: flowforge_image::DEFAULT_PORT,
         app: flowforge_image::app,
     },
+    EmbeddedService {
+        name: flowforge_pdf::SERVICE,
+        port: flowforge_pdf::DEFAULT_PORT,
+        app: flowforge_pdf::app,
+    },
 ];
 
 /// A service's settings in the all-in-one: loopback by default, `FLOWFORGE_<SERVICE>_ADDR` wins.
