@@ -23,6 +23,7 @@ use crate::domain::compress::{self, CompressOptions};
 use crate::domain::generate::{self, markdown, model};
 use crate::domain::images::{self, ImagePage};
 use crate::domain::pages::{self, SplitMode};
+use crate::domain::render::{self, RenderFormat};
 use crate::domain::security::{self, Algorithm, Protection};
 use crate::domain::stamp::{self, PageNumbers, Position, Watermark};
 use crate::domain::{self, Deadline, PdfError, PdfLimits, info, parse_ranges, text};
@@ -47,6 +48,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(decrypt))
         .routes(routes!(compress_document))
         .routes(routes!(images_to_pdf))
+        .routes(routes!(render_pages))
 }
 
 const FILE_BODY: &str = "The PDF as the raw body (options in the query string), multipart `file` \
@@ -1113,5 +1115,105 @@ pub async fn images_to_pdf(
         })
         .await;
     state.record("images-to-pdf", outcome.is_ok());
+    Ok(outcome?.into_response_as(accept))
+}
+
+// ---------------------------------------------------------------------------------------------
+// render
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RenderFormatName {
+    #[default]
+    Png,
+    Jpeg,
+}
+
+/// Options of `render`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct RenderOptions {
+    /// Pages to render (default all).
+    pub pages: Option<String>,
+    /// Resolution, 18–1200 (default 150).
+    pub dpi: Option<f32>,
+    /// png (default) or jpeg.
+    #[serde(default)]
+    #[param(value_type = Option<RenderFormatName>)]
+    pub format: RenderFormatName,
+    /// JPEG quality 1–100 (default 85).
+    pub quality: Option<u8>,
+    pub password: Option<String>,
+}
+
+/// Render pages to PNG or JPEG at a DPI. One page answers with the image; several with a ZIP of
+/// `page-N.png` (or `.jpg`). A page past 50 megapixels at the asked DPI is refused before drawing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/pdf/render",
+    tag = "pdf",
+    params(RenderOptions),
+    request_body(content = Vec<u8>, content_type = "application/pdf", description = FILE_BODY),
+    responses((status = 200, description = "The page image, or a ZIP of page images", content_type = "image/png"))
+)]
+pub async fn render_pages(
+    State(state): State<AppState>,
+    accept: ResponseFormat,
+    file: BinaryInput<RenderOptions>,
+) -> Result<Response, ApiError> {
+    let o = file.options;
+    let format = match o.format {
+        RenderFormatName::Png => RenderFormat::Png,
+        RenderFormatName::Jpeg => {
+            let quality = o.quality.unwrap_or(85);
+            if !(1..=100).contains(&quality) {
+                return Err(ApiError::invalid_field("quality", "must be 1 to 100"));
+            }
+            RenderFormat::Jpeg { quality }
+        }
+    };
+    let dpi = o.dpi.unwrap_or(150.0);
+    let limits = state.limits;
+    let deadline = state.deadline();
+    let (bytes, filename, password, pages) = (file.bytes, file.filename, o.password, o.pages);
+    let outcome = state
+        .cpu
+        .run(move || {
+            let mut rendered = render::render(
+                bytes.to_vec(),
+                password.as_deref(),
+                pages.as_deref(),
+                dpi,
+                format,
+                &limits,
+                deadline,
+            )?;
+            let extension = format.extension();
+            if rendered.len() == 1 {
+                let (page, image) = rendered.swap_remove(0);
+                return Ok(BinaryOutput {
+                    bytes: image.into(),
+                    content_type: format.media_type().to_owned(),
+                    filename: output_name(filename.as_deref(), &format!("page-{page}"), extension),
+                });
+            }
+            let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let stored = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            for (page, image) in rendered {
+                zip.start_file(format!("page-{page}.{extension}"), stored)
+                    .map_err(domain::internal)?;
+                zip.write_all(&image).map_err(domain::internal)?;
+            }
+            let archive = zip.finish().map_err(domain::internal)?.into_inner();
+            Ok(BinaryOutput {
+                bytes: archive.into(),
+                content_type: "application/zip".to_owned(),
+                filename: output_name(filename.as_deref(), "pages", "zip"),
+            })
+        })
+        .await;
+    state.record("render", outcome.is_ok());
     Ok(outcome?.into_response_as(accept))
 }

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod images;
 pub mod info;
 pub mod pages;
+pub mod render;
 pub mod security;
 pub mod stamp;
 pub mod text;

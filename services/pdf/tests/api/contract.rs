@@ -33,6 +33,7 @@ async fn openapi_documents_every_operation() {
         "decrypt",
         "compress",
         "images-to-pdf",
+        "render",
     ] {
         let path = format!("/api/v1/pdf/{operation}");
         assert!(

@@ -10,6 +10,7 @@ mod documents;
 mod generate;
 mod hostile;
 mod pages;
+mod render;
 mod security;
 
 use std::io::Write as _;
