@@ -1,7 +1,6 @@
-//! The fonts shipped with the service (DejaVu Sans, Sans Bold, Sans Mono: wide Unicode
-//! coverage, a permissive license) and their embedding: a document carries a subset with only
-//! the glyphs it uses, as a CID font (Identity-H) with widths and a ToUnicode map so its text
-//! can be searched and extracted again.
+//! The shipped fonts (`flowforge-fonts`: DejaVu Sans, Sans Bold, Sans Mono) and their
+//! embedding: a document carries a subset with only the glyphs it uses, as a CID font
+//! (Identity-H) with widths and a ToUnicode map so its text can be searched and extracted again.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -50,18 +49,9 @@ pub struct Face {
 
 static FACES: LazyLock<Vec<Face>> = LazyLock::new(|| {
     [
-        (
-            &include_bytes!("../../fonts/DejaVuSans.ttf")[..],
-            "DejaVuSans",
-        ),
-        (
-            &include_bytes!("../../fonts/DejaVuSans-Bold.ttf")[..],
-            "DejaVuSans-Bold",
-        ),
-        (
-            &include_bytes!("../../fonts/DejaVuSansMono.ttf")[..],
-            "DejaVuSansMono",
-        ),
+        (flowforge_fonts::SANS, "DejaVuSans"),
+        (flowforge_fonts::SANS_BOLD, "DejaVuSans-Bold"),
+        (flowforge_fonts::SANS_MONO, "DejaVuSansMono"),
     ]
     .into_iter()
     .map(|(data, name)| {
