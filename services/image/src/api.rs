@@ -2,10 +2,15 @@
 //! with options in the query string, multipart `file`, or JSON with base64 `data`) and answers
 //! with the image (raw with Content-Disposition, or base64 JSON on `Accept: application/json`).
 
+use std::sync::Arc;
+
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::response::Response;
-use flowforge_service_kit::{ApiError, BinaryInput, BinaryOutput, ResponseFormat};
+use flowforge_service_kit::{ApiError, BinaryFiles, BinaryInput, BinaryOutput, ResponseFormat};
+use http::HeaderValue;
+use http::header::{ACCEPT, VARY};
+use http::request::Parts;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +18,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::analysis::{self, Info};
-use crate::domain::codec::{self, EncodeOptions};
+use crate::domain::codec::{self, EncodeOptions, Format};
+use crate::domain::draw::{Placement, TextStyle};
 use crate::domain::ops::{self, Fit, Gravity, Operation};
 use crate::state::AppState;
 
@@ -32,6 +38,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(adjust))
         .routes(routes!(convert))
         .routes(routes!(pipeline))
+        .routes(routes!(thumbnail))
+        .routes(routes!(extract))
+        .routes(routes!(watermark))
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
@@ -58,6 +67,10 @@ pub enum GravityName {
     Northwest,
     Southeast,
     Southwest,
+    /// Content-aware: the busiest region (crops and `cover` resizes).
+    Entropy,
+    /// Content-aware: edges, saturated colors and skin tones (crops and `cover` resizes).
+    Attention,
 }
 
 impl From<GravityName> for Gravity {
@@ -72,6 +85,8 @@ impl From<GravityName> for Gravity {
             GravityName::Northwest => Self::NorthWest,
             GravityName::Southeast => Self::SouthEast,
             GravityName::Southwest => Self::SouthWest,
+            GravityName::Entropy => Self::Entropy,
+            GravityName::Attention => Self::Attention,
         }
     }
 }
@@ -82,18 +97,96 @@ struct Output {
     format: Option<String>,
     quality: Option<u8>,
     auto_orient: Option<bool>,
+    lossless: Option<bool>,
+    progressive: Option<bool>,
+    compression: Option<u8>,
+    keep_icc: Option<bool>,
+    max_bytes: Option<usize>,
+    animated: Option<bool>,
 }
 
-/// The output choices of any options struct (each repeats the three fields: query strings
-/// cannot be read into a flattened struct with numbers in it).
+/// An options struct with the output fields every operation shares appended (query strings
+/// cannot be read into a flattened struct with numbers in it, so each struct carries them).
+macro_rules! with_output {
+    ($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($body)*
+            /// jpeg, png, webp, avif, gif, bmp, tiff, ico, or `auto` (AVIF or WebP when the
+            /// client's Accept allows, else JPEG, or PNG with alpha). Default: the input's.
+            pub format: Option<String>,
+            /// JPEG, WebP and AVIF quality 1–100 (default 80).
+            pub quality: Option<u8>,
+            /// Apply EXIF orientation first (default true).
+            pub auto_orient: Option<bool>,
+            /// WebP without loss (default false).
+            pub lossless: Option<bool>,
+            /// Progressive JPEG (default false).
+            pub progressive: Option<bool>,
+            /// PNG deflate level 1–9 (default fast).
+            pub compression: Option<u8>,
+            /// Keep the ICC color profile in JPEG and PNG output (default true).
+            pub keep_icc: Option<bool>,
+            /// Largest file wanted, for JPEG, lossy WebP and AVIF: the best quality that fits.
+            pub max_bytes: Option<usize>,
+            /// Process every frame of an animated GIF or WebP and answer an animated GIF
+            /// (default false: the first frame).
+            pub animated: Option<bool>,
+        }
+    };
+}
+
+/// The output choices of any options struct made by [`with_output!`].
 macro_rules! output_of {
     ($options:expr) => {
         Output {
             format: $options.format,
             quality: $options.quality,
             auto_orient: $options.auto_orient,
+            lossless: $options.lossless,
+            progressive: $options.progressive,
+            compression: $options.compression,
+            keep_icc: $options.keep_icc,
+            max_bytes: $options.max_bytes,
+            animated: $options.animated,
         }
     };
+}
+
+/// What the client accepts: JSON (base64) answers, and which modern image formats.
+#[derive(Debug, Clone, Copy)]
+pub struct Negotiation {
+    response: ResponseFormat,
+    avif: bool,
+    webp: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Negotiation {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let response = ResponseFormat::from_request_parts(parts, state).await?;
+        let accepts = |media: &str| {
+            parts
+                .headers
+                .get_all(ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .any(|range| {
+                    let mut pieces = range.split(';');
+                    let kind = pieces.next().unwrap_or_default().trim();
+                    let refused =
+                        pieces.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+                    kind.eq_ignore_ascii_case(media) && !refused
+                })
+        };
+        Ok(Self {
+            response,
+            avif: accepts("image/avif"),
+            webp: accepts("image/webp"),
+        })
+    }
 }
 
 /// `#rrggbb` or `#rrggbbaa` (default transparent white).
@@ -126,35 +219,64 @@ fn color(text: Option<&str>) -> Result<image::Rgba<u8>, ApiError> {
 async fn transform(
     state: &AppState,
     operation: &str,
-    accept: ResponseFormat,
+    accept: Negotiation,
     bytes: bytes::Bytes,
     operations: Vec<Operation>,
     output: Output,
 ) -> Result<Response, ApiError> {
     let limits = state.limits;
+    let auto = output.format.as_deref() == Some("auto");
     let outcome = state
         .cpu
         .run(move || {
-            let target = output
-                .format
-                .as_deref()
-                .map(codec::format_named)
-                .transpose()?;
+            let target = match output.format.as_deref() {
+                None | Some("auto") => None,
+                Some(name) => Some(codec::format_named(name)?),
+            };
+            if output.animated == Some(true)
+                && let Some(frames) = codec::decode_frames(&bytes, &limits)?
+            {
+                if target.is_some_and(|t| t != Format::Gif) {
+                    return Err(ApiError::invalid_field("format", "animated output is GIF"));
+                }
+                let frames = frames
+                    .into_iter()
+                    .map(|(buffer, delay)| {
+                        let mut frame = image::DynamicImage::ImageRgba8(buffer);
+                        for operation in &operations {
+                            frame = ops::apply(frame, operation, &limits)?;
+                        }
+                        Ok((frame.to_rgba8(), delay))
+                    })
+                    .collect::<Result<Vec<_>, crate::domain::ImageError>>()?;
+                let encoded = codec::encode_gif_animation(frames, &limits)?;
+                return Ok(BinaryOutput {
+                    bytes: encoded.into(),
+                    content_type: Format::Gif.media_type().to_owned(),
+                    filename: "image.gif".to_owned(),
+                });
+            }
             let decoded = codec::decode(&bytes, &limits, output.auto_orient.unwrap_or(true))?;
             drop(bytes);
             let mut image = decoded.image;
             for operation in &operations {
                 image = ops::apply(image, operation, &limits)?;
             }
-            let format = target.unwrap_or(decoded.format);
-            let encoded = codec::encode(
-                &image,
-                EncodeOptions {
-                    format,
-                    quality: output.quality.unwrap_or(80),
-                },
-                &limits,
-            )?;
+            let format = match target {
+                Some(format) => format,
+                None if auto => negotiated(&accept, &image),
+                None => decoded.format,
+            };
+            let options = EncodeOptions {
+                format,
+                quality: output.quality.unwrap_or(80),
+                lossless: output.lossless.unwrap_or(false),
+                progressive: output.progressive.unwrap_or(false),
+                compression: output.compression,
+                icc: decoded.icc.filter(|_| output.keep_icc.unwrap_or(true)),
+                max_bytes: output.max_bytes,
+            };
+            let encoded = codec::encode(&image, &options, &limits)?;
             Ok(BinaryOutput {
                 bytes: encoded.into(),
                 content_type: format.media_type().to_owned(),
@@ -163,7 +285,29 @@ async fn transform(
         })
         .await;
     state.record(operation, outcome.is_ok());
-    Ok(outcome?.into_response_as(accept))
+    let mut response = outcome?.into_response_as(accept.response);
+    if auto {
+        // Caches must keep one copy per Accept: the format depends on it.
+        response
+            .headers_mut()
+            .insert(VARY, HeaderValue::from_static("Accept"));
+    }
+    Ok(response)
+}
+
+/// `format=auto`: AVIF, then WebP, when the client takes them; else JPEG, or PNG for alpha.
+fn negotiated(accept: &Negotiation, image: &image::DynamicImage) -> Format {
+    let pixels = u64::from(image.width()) * u64::from(image.height());
+    if accept.avif && pixels <= 4_000_000 {
+        // AVIF encoding is slow on large images: past 4 MP WebP answers sooner.
+        Format::Avif
+    } else if accept.webp {
+        Format::Webp
+    } else if image.color().has_alpha() {
+        Format::Png
+    } else {
+        Format::Jpeg
+    }
 }
 
 const FILE_BODY: &str = "The image as the raw body (options in the query string), multipart `file` \
@@ -208,6 +352,7 @@ pub async fn info(
     Ok(Json(outcome?))
 }
 
+with_output! {
 /// Options of `resize`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -229,12 +374,7 @@ pub struct ResizeOptions {
     pub gravity: GravityName,
     /// `contain`'s padding, `#rrggbb[aa]`.
     pub background: Option<String>,
-    /// jpeg, png, webp, gif, bmp, tiff, ico (default: the input's).
-    pub format: Option<String>,
-    /// JPEG quality 1–100 (default 80).
-    pub quality: Option<u8>,
-    /// Apply EXIF orientation first (default true).
-    pub auto_orient: Option<bool>,
+}
 }
 
 /// Resize with sharp's fit modes and Lanczos3 resampling (SIMD); no upscaling unless asked.
@@ -248,7 +388,7 @@ pub struct ResizeOptions {
 )]
 pub async fn resize(
     State(state): State<AppState>,
-    accept: ResponseFormat,
+    accept: Negotiation,
     file: BinaryInput<ResizeOptions>,
 ) -> Result<Response, ApiError> {
     let o = file.options;
@@ -299,6 +439,7 @@ fn resize_operation(
     })
 }
 
+with_output! {
 /// Options of `crop`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -312,9 +453,7 @@ pub struct CropOptions {
     #[serde(default)]
     #[param(value_type = Option<GravityName>)]
     pub gravity: GravityName,
-    pub format: Option<String>,
-    pub quality: Option<u8>,
-    pub auto_orient: Option<bool>,
+}
 }
 
 /// Cut out a rectangle (by position, or a box placed by gravity).
@@ -328,7 +467,7 @@ pub struct CropOptions {
 )]
 pub async fn crop(
     State(state): State<AppState>,
-    accept: ResponseFormat,
+    accept: Negotiation,
     file: BinaryInput<CropOptions>,
 ) -> Result<Response, ApiError> {
     let o = file.options;
@@ -343,19 +482,21 @@ pub async fn crop(
     transform(&state, "crop", accept, file.bytes, vec![operation], output).await
 }
 
+with_output! {
 /// Options of `rotate`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct RotateOptions {
-    /// Clockwise: 90, 180 or 270 (negative turns the other way).
-    pub degrees: i32,
-    pub format: Option<String>,
-    pub quality: Option<u8>,
-    pub auto_orient: Option<bool>,
+    /// Clockwise, any angle (negative turns the other way); multiples of 90 are exact.
+    pub degrees: f32,
+    /// What fills the corners of other angles, `#rrggbb[aa]` (default transparent white;
+    /// JPEG output flattens it onto white).
+    pub background: Option<String>,
+}
 }
 
-/// Rotate by a multiple of 90 degrees (after EXIF orientation).
+/// Rotate by any angle (after EXIF orientation); the canvas grows to hold the whole image.
 #[utoipa::path(
     post,
     path = "/api/v1/image/rotate",
@@ -366,12 +507,15 @@ pub struct RotateOptions {
 )]
 pub async fn rotate(
     State(state): State<AppState>,
-    accept: ResponseFormat,
+    accept: Negotiation,
     file: BinaryInput<RotateOptions>,
 ) -> Result<Response, ApiError> {
     let o = file.options;
     let output = output_of!(o);
-    let operation = Operation::Rotate { degrees: o.degrees };
+    let operation = Operation::Rotate {
+        degrees: o.degrees,
+        background: color(o.background.as_deref())?,
+    };
     transform(
         &state,
         "rotate",
@@ -383,17 +527,13 @@ pub async fn rotate(
     .await
 }
 
+with_output! {
 /// Options of operations that only choose the output.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct OutputOptions {
-    /// jpeg, png, webp (lossless), gif, bmp, tiff, ico (default: the input's).
-    pub format: Option<String>,
-    /// JPEG quality 1–100 (default 80).
-    pub quality: Option<u8>,
-    /// Apply EXIF orientation first (default true).
-    pub auto_orient: Option<bool>,
+}
 }
 
 impl OutputOptions {
@@ -413,7 +553,7 @@ impl OutputOptions {
 )]
 pub async fn flip(
     State(state): State<AppState>,
-    accept: ResponseFormat,
+    accept: Negotiation,
     file: BinaryInput<OutputOptions>,
 ) -> Result<Response, ApiError> {
     let output = file.options.output();
@@ -439,7 +579,7 @@ pub async fn flip(
 )]
 pub async fn flop(
     State(state): State<AppState>,
-    accept: ResponseFormat,
+    accept: Negotiation,
     file: BinaryInput<OutputOptions>,
 ) -> Result<Response, ApiError> {
     let output = file.options.output();
@@ -465,7 +605,7 @@ pub async fn flop(
 )]
 pub async fn convert(
     State(state): State<AppState>,
-    accept: ResponseFormat,
+    accept: Negotiation,
     file: BinaryInput<OutputOptions>,
 ) -> Result<Response, ApiError> {
     if file.options.format.is_none() {
@@ -478,6 +618,7 @@ pub async fn convert(
     transform(&state, "convert", accept, file.bytes, Vec::new(), output).await
 }
 
+with_output! {
 /// Options of `adjust`: each one given is applied, in this order.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -497,12 +638,19 @@ pub struct AdjustOptions {
     pub sharpen: Option<f32>,
     #[serde(default)]
     pub invert: bool,
-    pub format: Option<String>,
-    pub quality: Option<u8>,
-    pub auto_orient: Option<bool>,
+    /// 0.1 to 10 (above 1 brightens the mid-tones).
+    pub gamma: Option<f32>,
+    /// -100 (gray) to 100 (twice as vivid).
+    pub saturation: Option<f32>,
+    /// Block size in pixels, 2 to 1000.
+    pub pixelate: Option<u32>,
+    /// Black and white at this luma level, 0 to 255.
+    pub threshold: Option<u8>,
+}
 }
 
-/// Grayscale, brightness, contrast, hue, blur, sharpen and invert.
+/// Grayscale, brightness, contrast, hue, saturation, gamma, blur, sharpen, invert, pixelate and
+/// threshold.
 #[utoipa::path(
     post,
     path = "/api/v1/image/adjust",
@@ -513,7 +661,7 @@ pub struct AdjustOptions {
 )]
 pub async fn adjust(
     State(state): State<AppState>,
-    accept: ResponseFormat,
+    accept: Negotiation,
     file: BinaryInput<AdjustOptions>,
 ) -> Result<Response, ApiError> {
     let o = file.options;
@@ -541,6 +689,18 @@ pub async fn adjust(
     }
     if o.invert {
         operations.push(Operation::Invert);
+    }
+    if let Some(gamma) = o.gamma {
+        operations.push(Operation::Gamma { gamma });
+    }
+    if let Some(amount) = o.saturation {
+        operations.push(Operation::Saturation { amount });
+    }
+    if let Some(size) = o.pixelate {
+        operations.push(Operation::Pixelate { size });
+    }
+    if let Some(level) = o.threshold {
+        operations.push(Operation::Threshold { level });
     }
     if operations.is_empty() {
         return Err(ApiError::invalid_field(
@@ -576,7 +736,8 @@ pub enum PipelineStep {
         gravity: GravityName,
     },
     Rotate {
-        degrees: i32,
+        degrees: f32,
+        background: Option<String>,
     },
     Flip,
     Flop,
@@ -624,12 +785,41 @@ pub enum PipelineStep {
         #[serde(default = "default_trim")]
         threshold: u8,
     },
+    Gamma {
+        gamma: f32,
+    },
+    Saturation {
+        amount: f32,
+    },
+    Pixelate {
+        size: u32,
+    },
+    /// Black and white at a luma `level` (0–255).
+    Threshold {
+        level: u8,
+    },
+    /// A text watermark (same options as `watermark`).
+    #[serde(rename_all = "camelCase")]
+    Text {
+        text: String,
+        size: Option<f32>,
+        color: Option<String>,
+        #[serde(default)]
+        bold: bool,
+        opacity: Option<f32>,
+        rotation: Option<f32>,
+        position: Option<GravityName>,
+        margin: Option<u32>,
+        #[serde(default)]
+        tile: bool,
+    },
 }
 
 fn default_trim() -> u8 {
     10
 }
 
+with_output! {
 /// Options of `pipeline`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -638,9 +828,7 @@ pub struct PipelineOptions {
     /// Up to 10 steps: a JSON array (as text in a query string or form field).
     #[param(value_type = String)]
     pub operations: Value,
-    pub format: Option<String>,
-    pub quality: Option<u8>,
-    pub auto_orient: Option<bool>,
+}
 }
 
 /// Up to 10 operations with one decode and one encode (imaginary's pipeline): every single
@@ -655,7 +843,7 @@ pub struct PipelineOptions {
 )]
 pub async fn pipeline(
     State(state): State<AppState>,
-    accept: ResponseFormat,
+    accept: Negotiation,
     file: BinaryInput<PipelineOptions>,
 ) -> Result<Response, ApiError> {
     let o = file.options;
@@ -698,7 +886,13 @@ pub async fn pipeline(
                     height,
                     gravity: gravity.into(),
                 },
-                PipelineStep::Rotate { degrees } => Operation::Rotate { degrees },
+                PipelineStep::Rotate {
+                    degrees,
+                    background,
+                } => Operation::Rotate {
+                    degrees,
+                    background: color(background.as_deref())?,
+                },
                 PipelineStep::Flip => Operation::Flip,
                 PipelineStep::Flop => Operation::Flop,
                 PipelineStep::Grayscale => Operation::Grayscale,
@@ -730,9 +924,284 @@ pub async fn pipeline(
                 },
                 PipelineStep::RoundCorners { radius } => Operation::RoundCorners { radius },
                 PipelineStep::Trim { threshold } => Operation::Trim { threshold },
+                PipelineStep::Gamma { gamma } => Operation::Gamma { gamma },
+                PipelineStep::Saturation { amount } => Operation::Saturation { amount },
+                PipelineStep::Pixelate { size } => Operation::Pixelate { size },
+                PipelineStep::Threshold { level } => Operation::Threshold { level },
+                PipelineStep::Text {
+                    text,
+                    size,
+                    color: c,
+                    bold,
+                    opacity,
+                    rotation,
+                    position,
+                    margin,
+                    tile,
+                } => text_operation(TextOptions {
+                    text,
+                    size,
+                    color: c,
+                    bold,
+                    opacity,
+                    rotation,
+                    position,
+                    margin,
+                    tile,
+                })?,
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let output = output_of!(o);
     transform(&state, "pipeline", accept, file.bytes, operations, output).await
+}
+
+with_output! {
+/// Options of `thumbnail`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct ThumbnailOptions {
+    /// Default 200.
+    pub width: Option<u32>,
+    /// Default: the width (a square).
+    pub height: Option<u32>,
+    /// What the square keeps (default attention: the interesting part, not just the middle).
+    #[serde(default)]
+    #[param(value_type = Option<GravityName>)]
+    pub gravity: Option<GravityName>,
+}
+}
+
+/// A small cover-cropped preview (default 200 × 200, content-aware crop), never enlarged.
+#[utoipa::path(
+    post,
+    path = "/api/v1/image/thumbnail",
+    tag = "image",
+    params(ThumbnailOptions),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = FILE_BODY),
+    responses((status = 200, description = "The thumbnail", content_type = "image/*"))
+)]
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    accept: Negotiation,
+    file: BinaryInput<ThumbnailOptions>,
+) -> Result<Response, ApiError> {
+    let o = file.options;
+    let width = o.width.unwrap_or(200);
+    let height = o.height.unwrap_or(width);
+    let operation = resize_operation(
+        Some(width),
+        Some(height),
+        FitMode::Cover,
+        false,
+        o.gravity.unwrap_or(GravityName::Attention),
+        None,
+    )?;
+    let output = output_of!(o);
+    transform(
+        &state,
+        "thumbnail",
+        accept,
+        file.bytes,
+        vec![operation],
+        output,
+    )
+    .await
+}
+
+with_output! {
+/// Options of `extract`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct ExtractOptions {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
+}
+}
+
+/// Cut out the area at (`left`, `top`) of `width` × `height` (imaginary's extract).
+#[utoipa::path(
+    post,
+    path = "/api/v1/image/extract",
+    tag = "image",
+    params(ExtractOptions),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = FILE_BODY),
+    responses((status = 200, description = "The area", content_type = "image/*"))
+)]
+pub async fn extract(
+    State(state): State<AppState>,
+    accept: Negotiation,
+    file: BinaryInput<ExtractOptions>,
+) -> Result<Response, ApiError> {
+    let o = file.options;
+    let operation = Operation::Crop {
+        left: Some(o.left),
+        top: Some(o.top),
+        width: o.width,
+        height: o.height,
+        gravity: Gravity::Center,
+    };
+    let output = output_of!(o);
+    transform(
+        &state,
+        "extract",
+        accept,
+        file.bytes,
+        vec![operation],
+        output,
+    )
+    .await
+}
+
+/// Text watermark settings (the `watermark` endpoint's and the pipeline's `text` step's).
+struct TextOptions {
+    text: String,
+    size: Option<f32>,
+    color: Option<String>,
+    bold: bool,
+    opacity: Option<f32>,
+    rotation: Option<f32>,
+    position: Option<GravityName>,
+    margin: Option<u32>,
+    tile: bool,
+}
+
+fn text_operation(o: TextOptions) -> Result<Operation, ApiError> {
+    Ok(Operation::Text {
+        text: o.text,
+        style: TextStyle {
+            size: o.size.unwrap_or(32.0),
+            color: color(Some(o.color.as_deref().unwrap_or("#ffffff")))?,
+            bold: o.bold,
+        },
+        rotation: o.rotation.unwrap_or(0.0),
+        placement: Placement {
+            gravity: o.position.unwrap_or(GravityName::Southeast).into(),
+            margin: o.margin.unwrap_or(16),
+            tile: o.tile,
+            opacity: o.opacity.unwrap_or(0.5),
+        },
+    })
+}
+
+with_output! {
+/// Options of `watermark`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct WatermarkOptions {
+    /// Text to draw (DejaVu Sans); without it, the second file is the watermark image.
+    pub text: Option<String>,
+    /// Text size in pixels (default 32).
+    pub size: Option<f32>,
+    /// Text color `#rrggbb[aa]` (default white).
+    pub color: Option<String>,
+    /// Bold text (default false).
+    #[serde(default)]
+    pub bold: bool,
+    /// 0–1 (default 0.5).
+    pub opacity: Option<f32>,
+    /// Text angle in degrees, clockwise (default 0).
+    pub rotation: Option<f32>,
+    /// Where it goes (default southeast); ignored when tiling.
+    #[serde(default)]
+    #[param(value_type = Option<GravityName>)]
+    pub position: Option<GravityName>,
+    /// Pixels from the edges, and between tiles (default 16).
+    pub margin: Option<u32>,
+    /// Repeat over the whole image (default false).
+    #[serde(default)]
+    pub tile: bool,
+    /// The watermark image's width as a fraction of the image's (0.01–1; default: its own size).
+    pub scale: Option<f32>,
+}
+}
+
+/// A text watermark (size, color, opacity, angle, position or tiling), or an image watermark:
+/// send the image and then the watermark as two `file` fields (or JSON `files`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/image/watermark",
+    tag = "image",
+    params(WatermarkOptions),
+    request_body(content = Vec<u8>, content_type = "multipart/form-data", description = "The image (raw, multipart `file`, or JSON `files`); for an image watermark, a second `file`"),
+    responses((status = 200, description = "The watermarked image", content_type = "image/*"))
+)]
+pub async fn watermark(
+    State(state): State<AppState>,
+    accept: Negotiation,
+    input: BinaryFiles<WatermarkOptions>,
+) -> Result<Response, ApiError> {
+    let o = input.options;
+    let mut files = input.files.into_iter();
+    let Some(base) = files.next() else {
+        return Err(ApiError::invalid_field("file", "send the image"));
+    };
+    let overlay = files.next();
+    if files.next().is_some() {
+        return Err(ApiError::invalid_field(
+            "file",
+            "send the image and at most one watermark image",
+        ));
+    }
+    let operation = match (o.text.clone(), overlay) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "text",
+                "give text or a watermark image, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::invalid_field(
+                "text",
+                "give text, or a second file as the watermark image",
+            ));
+        }
+        (Some(text), None) => text_operation(TextOptions {
+            text,
+            size: o.size,
+            color: o.color.clone(),
+            bold: o.bold,
+            opacity: o.opacity,
+            rotation: o.rotation,
+            position: o.position,
+            margin: o.margin,
+            tile: o.tile,
+        })?,
+        (None, Some(overlay)) => {
+            let limits = state.limits;
+            let layer = state
+                .cpu
+                .run(move || {
+                    Ok(codec::decode(&overlay.bytes, &limits, true)?
+                        .image
+                        .to_rgba8())
+                })
+                .await?;
+            Operation::Overlay {
+                layer: Arc::new(layer),
+                scale: o.scale,
+                placement: Placement {
+                    gravity: o.position.unwrap_or(GravityName::Southeast).into(),
+                    margin: o.margin.unwrap_or(16),
+                    tile: o.tile,
+                    opacity: o.opacity.unwrap_or(0.5),
+                },
+            }
+        }
+    };
+    let output = output_of!(o);
+    transform(
+        &state,
+        "watermark",
+        accept,
+        base.bytes,
+        vec![operation],
+        output,
+    )
+    .await
 }

@@ -2,6 +2,7 @@
 
 pub mod analysis;
 pub mod codec;
+pub mod draw;
 pub mod ops;
 
 /// Why an image could not be processed.

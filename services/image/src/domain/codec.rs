@@ -7,22 +7,26 @@
 
 use std::io::Cursor;
 
-use image::codecs::jpeg::JpegEncoder;
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use image::codecs::avif::AvifEncoder;
+use image::codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder};
+use image::{DynamicImage, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits};
 
 use super::{ImageError, ImageLimits, Result, invalid};
 
 /// The formats this service reads and writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
+    #[default]
     Jpeg,
     Png,
-    /// Written lossless (the pure-Rust encoder has no lossy mode).
+    /// Lossy (libwebp) or lossless.
     Webp,
     Gif,
     Bmp,
     Tiff,
     Ico,
+    /// Written only (the pure-Rust path has no AVIF decoder).
+    Avif,
 }
 
 impl Format {
@@ -48,6 +52,7 @@ impl Format {
             Self::Bmp => ImageFormat::Bmp,
             Self::Tiff => ImageFormat::Tiff,
             Self::Ico => ImageFormat::Ico,
+            Self::Avif => ImageFormat::Avif,
         }
     }
 
@@ -60,6 +65,7 @@ impl Format {
             Self::Bmp => "bmp",
             Self::Tiff => "tiff",
             Self::Ico => "ico",
+            Self::Avif => "avif",
         }
     }
 
@@ -72,6 +78,7 @@ impl Format {
             Self::Bmp => "image/bmp",
             Self::Tiff => "image/tiff",
             Self::Ico => "image/x-icon",
+            Self::Avif => "image/avif",
         }
     }
 
@@ -90,7 +97,8 @@ pub struct Decoded {
     pub format: Format,
     /// EXIF orientation (1–8) as stored; the pixels are already upright unless asked otherwise.
     pub orientation: u8,
-    pub has_icc: bool,
+    /// The embedded ICC color profile, kept on output by default.
+    pub icc: Option<Vec<u8>>,
     pub has_exif: bool,
 }
 
@@ -110,6 +118,11 @@ fn reader(bytes: &[u8]) -> Result<(ImageReader<Cursor<&[u8]>>, Format)> {
         None => {
             return Err(ImageError::Unsupported(
                 "not an image this service reads (JPEG, PNG, WebP, GIF, BMP, TIFF, ICO)".into(),
+            ));
+        }
+        Some(ImageFormat::Avif) => {
+            return Err(ImageError::Unsupported(
+                "AVIF input is not supported (AVIF can be written); send JPEG, PNG, WebP, GIF, BMP, TIFF or ICO".into(),
             ));
         }
         Some(f) => Format::of(f).ok_or_else(|| {
@@ -151,7 +164,7 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits, auto_orient: bool) -> Result<D
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let has_icc = decoder.icc_profile().ok().flatten().is_some();
+    let icc = decoder.icc_profile().ok().flatten();
     let has_exif = decoder.exif_metadata().ok().flatten().is_some();
     let mut image = DynamicImage::from_decoder(decoder)
         .map_err(|e| decoding_error(e, "cannot decode the image"))?;
@@ -162,24 +175,37 @@ pub fn decode(bytes: &[u8], limits: &ImageLimits, auto_orient: bool) -> Result<D
         image,
         format,
         orientation: orientation.to_exif(),
-        has_icc,
+        icc,
         has_exif,
     })
 }
 
 /// Encoding choices.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct EncodeOptions {
     pub format: Format,
-    /// JPEG quality 1–100 (default 80).
+    /// JPEG, lossy WebP and AVIF quality 1–100 (default 80).
     pub quality: u8,
+    /// WebP without loss (default false: lossy at `quality`).
+    pub lossless: bool,
+    /// Progressive JPEG.
+    pub progressive: bool,
+    /// PNG deflate level 1–9 (default: fast).
+    pub compression: Option<u8>,
+    /// An ICC profile to embed (JPEG, PNG).
+    pub icc: Option<Vec<u8>>,
+    /// Largest file wanted (JPEG, lossy WebP, AVIF): the highest quality that fits is chosen.
+    pub max_bytes: Option<usize>,
 }
 
-/// Writes `image` in `options.format`. Metadata is not carried over (stripped, as privacy and
-/// size want by default).
+/// AVIF encoding (rav1e) is slow on large images; past this many pixels it is refused.
+const MAX_AVIF_PIXELS: u64 = 16_000_000;
+
+/// Writes `image` as `options` say. EXIF and other metadata are never written (stripped, as
+/// privacy and size want); the ICC profile is, when given, so colors stay right.
 pub fn encode(
     image: &DynamicImage,
-    options: EncodeOptions,
+    options: &EncodeOptions,
     limits: &ImageLimits,
 ) -> Result<Vec<u8>> {
     if image.width() > limits.max_dimension || image.height() > limits.max_dimension {
@@ -190,6 +216,45 @@ pub fn encode(
             limits.max_dimension
         )));
     }
+    if !(1..=100).contains(&options.quality) {
+        return Err(invalid("quality", "must be 1 to 100"));
+    }
+    let lossy = matches!(options.format, Format::Jpeg | Format::Avif)
+        || (options.format == Format::Webp && !options.lossless);
+    let Some(max_bytes) = options.max_bytes else {
+        return encode_at(image, options, options.quality);
+    };
+    if !lossy {
+        return Err(invalid("maxBytes", "applies to JPEG, lossy WebP and AVIF"));
+    }
+    let first = encode_at(image, options, options.quality)?;
+    if first.len() <= max_bytes {
+        return Ok(first);
+    }
+    // Binary search for the highest quality under the cap: at most seven more encodes.
+    let (mut low, mut high) = (1u8, options.quality - 1);
+    let mut best = None;
+    while low <= high {
+        let middle = low + (high - low) / 2;
+        let bytes = encode_at(image, options, middle)?;
+        if bytes.len() <= max_bytes {
+            best = Some(bytes);
+            low = middle + 1;
+        } else if middle == 1 {
+            break;
+        } else {
+            high = middle - 1;
+        }
+    }
+    best.ok_or_else(|| {
+        invalid(
+            "maxBytes",
+            format!("{max_bytes} bytes cannot be reached even at quality 1; make the image smaller first"),
+        )
+    })
+}
+
+fn encode_at(image: &DynamicImage, options: &EncodeOptions, quality: u8) -> Result<Vec<u8>> {
     let mut out = Cursor::new(Vec::new());
     let encoding = |e: image::ImageError| match e {
         image::ImageError::Parameter(p) => invalid("format", p.to_string()),
@@ -198,13 +263,23 @@ pub fn encode(
     };
     match options.format {
         Format::Jpeg => {
-            if !(1..=100).contains(&options.quality) {
-                return Err(invalid("quality", "must be 1 to 100"));
+            return encode_jpeg(image, quality, options.progressive, options.icc.as_deref());
+        }
+        Format::Webp => return encode_webp(image, quality, options.lossless),
+        Format::Avif => {
+            if u64::from(image.width()) * u64::from(image.height()) > MAX_AVIF_PIXELS {
+                return Err(ImageError::TooLarge(format!(
+                    "AVIF output is limited to {MAX_AVIF_PIXELS} pixels; resize first"
+                )));
             }
-            // JPEG has no alpha: flatten onto white rather than let transparent pixels turn black.
-            let rgb = flatten(image);
-            rgb.write_with_encoder(JpegEncoder::new_with_quality(&mut out, options.quality))
-                .map_err(encoding)?;
+            // Speed 8 of 10: rav1e's fast presets, about as big as libavif's default output.
+            let encoder = AvifEncoder::new_with_speed_quality(&mut out, 8, quality);
+            let converted = if image.color().has_alpha() {
+                DynamicImage::ImageRgba8(image.to_rgba8())
+            } else {
+                DynamicImage::ImageRgb8(image.to_rgb8())
+            };
+            converted.write_with_encoder(encoder).map_err(encoding)?;
         }
         Format::Ico if image.width() > 256 || image.height() > 256 => {
             return Err(invalid(
@@ -212,7 +287,7 @@ pub fn encode(
                 "ICO images are at most 256 × 256; resize first",
             ));
         }
-        Format::Gif | Format::Ico | Format::Webp => {
+        Format::Gif | Format::Ico => {
             DynamicImage::ImageRgba8(image.to_rgba8())
                 .write_to(&mut out, options.format.image_format())
                 .map_err(encoding)?;
@@ -227,13 +302,142 @@ pub fn encode(
                 .write_to(&mut out, ImageFormat::Bmp)
                 .map_err(encoding)?;
         }
-        Format::Png | Format::Tiff => {
+        Format::Png => {
+            let compression = match options.compression {
+                None => CompressionType::Fast,
+                Some(level @ 1..=9) => CompressionType::Level(level),
+                Some(_) => return Err(invalid("compression", "must be 1 to 9")),
+            };
+            let mut encoder =
+                PngEncoder::new_with_quality(&mut out, compression, PngFilter::Adaptive);
+            if let Some(icc) = &options.icc {
+                // A profile the encoder refuses is dropped rather than failing the image.
+                let _ = encoder.set_icc_profile(icc.clone());
+            }
+            image.write_with_encoder(encoder).map_err(encoding)?;
+        }
+        Format::Tiff => {
             image
-                .write_to(&mut out, options.format.image_format())
+                .write_to(&mut out, ImageFormat::Tiff)
                 .map_err(encoding)?;
         }
     }
     Ok(out.into_inner())
+}
+
+/// JPEG through jpeg-encoder: baseline or progressive, grayscale kept as one channel, alpha
+/// flattened onto white, the ICC profile embedded.
+fn encode_jpeg(
+    image: &DynamicImage,
+    quality: u8,
+    progressive: bool,
+    icc: Option<&[u8]>,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+    encoder.set_progressive(progressive);
+    if let Some(icc) = icc {
+        let _ = encoder.add_icc_profile(icc);
+    }
+    let (width, height) = (image.width() as u16, image.height() as u16);
+    let result = if matches!(image, DynamicImage::ImageLuma8(_)) {
+        encoder.encode(
+            image.as_bytes(),
+            width,
+            height,
+            jpeg_encoder::ColorType::Luma,
+        )
+    } else {
+        let rgb = flatten(image);
+        encoder.encode(rgb.as_bytes(), width, height, jpeg_encoder::ColorType::Rgb)
+    };
+    result.map_err(|e| ImageError::Internal(format!("JPEG encoding failed: {e}")))?;
+    Ok(out)
+}
+
+/// WebP through libwebp: lossy at `quality`, or lossless.
+fn encode_webp(image: &DynamicImage, quality: u8, lossless: bool) -> Result<Vec<u8>> {
+    let (width, height) = (image.width(), image.height());
+    let rgba;
+    let rgb;
+    let encoder = if image.color().has_alpha() {
+        rgba = image.to_rgba8();
+        webp::Encoder::from_rgba(rgba.as_raw(), width, height)
+    } else {
+        rgb = image.to_rgb8();
+        webp::Encoder::from_rgb(rgb.as_raw(), width, height)
+    };
+    let encoded = if lossless {
+        encoder.encode_lossless()
+    } else {
+        encoder.encode(f32::from(quality))
+    };
+    Ok(encoded.to_vec())
+}
+
+/// Most frames an animation may have.
+pub const MAX_FRAMES: usize = 500;
+
+/// One frame of an animation: full-canvas pixels and how long it shows.
+pub type AnimationFrame = (image::RgbaImage, image::Delay);
+
+/// The frames of an animated GIF or WebP, composited onto the full canvas; `None` for a still
+/// image or another format. All frames together stay within the pixel budget.
+pub fn decode_frames(bytes: &[u8], limits: &ImageLimits) -> Result<Option<Vec<AnimationFrame>>> {
+    use image::AnimationDecoder;
+    let (width, height, format) = dimensions(bytes)?;
+    let frame_pixels = (u64::from(width) * u64::from(height)).max(1);
+    let budget = limits.max_pixels / frame_pixels;
+    let frames = match format {
+        Format::Gif => image::codecs::gif::GifDecoder::new(Cursor::new(bytes))
+            .map_err(|e| decoding_error(e, "cannot decode the GIF"))?
+            .into_frames(),
+        Format::Webp => {
+            let decoder = image::codecs::webp::WebPDecoder::new(Cursor::new(bytes))
+                .map_err(|e| decoding_error(e, "cannot decode the WebP"))?;
+            if !decoder.has_animation() {
+                return Ok(None);
+            }
+            decoder.into_frames()
+        }
+        _ => return Ok(None),
+    };
+    let mut out = Vec::new();
+    for frame in frames {
+        let frame = frame.map_err(|e| decoding_error(e, "cannot decode a frame"))?;
+        if out.len() >= MAX_FRAMES || out.len() as u64 >= budget {
+            return Err(ImageError::TooLarge(format!(
+                "the animation has more frames than {} at {width} × {height} within the pixel budget",
+                MAX_FRAMES.min(budget as usize)
+            )));
+        }
+        let delay = frame.delay();
+        out.push((frame.into_buffer(), delay));
+    }
+    Ok((out.len() > 1).then_some(out))
+}
+
+/// An animated GIF of `frames`, looping forever.
+pub fn encode_gif_animation(frames: Vec<AnimationFrame>, limits: &ImageLimits) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = image::codecs::gif::GifEncoder::new_with_speed(&mut out, 10);
+        encoder
+            .set_repeat(image::codecs::gif::Repeat::Infinite)
+            .map_err(|e| ImageError::Internal(e.to_string()))?;
+        for (buffer, delay) in frames {
+            if buffer.width() > limits.max_dimension || buffer.height() > limits.max_dimension {
+                return Err(ImageError::TooLarge(format!(
+                    "frames are at most {} on a side",
+                    limits.max_dimension
+                )));
+            }
+            encoder
+                .encode_frame(image::Frame::from_parts(buffer, 0, 0, delay))
+                .map_err(|e| ImageError::Internal(e.to_string()))?;
+        }
+    }
+    Ok(out)
 }
 
 /// The image on a white background, without alpha.
@@ -262,15 +466,11 @@ pub fn format_named(name: &str) -> Result<Format> {
         "bmp" => Format::Bmp,
         "tiff" | "tif" => Format::Tiff,
         "ico" => Format::Ico,
-        "avif" => {
-            return Err(ImageError::Unsupported(
-                "AVIF output is not available yet".into(),
-            ));
-        }
+        "avif" => Format::Avif,
         other => {
             return Err(invalid(
                 "format",
-                format!("`{other}` is not one of jpeg, png, webp, gif, bmp, tiff, ico"),
+                format!("`{other}` is not one of jpeg, png, webp, avif, gif, bmp, tiff, ico, auto"),
             ));
         }
     })
@@ -305,9 +505,10 @@ mod tests {
         ] {
             let bytes = encode(
                 &source.image,
-                EncodeOptions {
+                &EncodeOptions {
                     format,
                     quality: 80,
+                    ..EncodeOptions::default()
                 },
                 &limits,
             )
@@ -320,6 +521,138 @@ mod tests {
                 "{format:?}"
             );
         }
+    }
+
+    /// Gradients with sensor-like noise: what lossy codecs are for.
+    fn photo(width: u32, height: u32) -> DynamicImage {
+        let mut state = 0x2545_f491_u32;
+        DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let grain = (state % 24) as u8;
+            image::Rgb([
+                (x % 200) as u8 + grain,
+                (y % 200) as u8 + grain,
+                100 + grain,
+            ])
+        }))
+    }
+
+    #[test]
+    fn webp_avif_progressive_jpeg_icc_and_max_bytes() {
+        let limits = ImageLimits::default();
+        let image = photo(300, 200);
+        let options = |format, quality| EncodeOptions {
+            format,
+            quality,
+            ..EncodeOptions::default()
+        };
+        let lossy = encode(&image, &options(Format::Webp, 75), &limits).unwrap();
+        let lossless = encode(
+            &image,
+            &EncodeOptions {
+                lossless: true,
+                ..options(Format::Webp, 75)
+            },
+            &limits,
+        )
+        .unwrap();
+        assert!(
+            lossy.len() * 2 < lossless.len(),
+            "{} vs {}",
+            lossy.len(),
+            lossless.len()
+        );
+        assert_eq!(
+            decode(&lossless, &limits, true).unwrap().image.to_rgb8(),
+            image.to_rgb8(),
+            "lossless is exact"
+        );
+        assert_eq!(decode(&lossy, &limits, true).unwrap().image.width(), 300);
+
+        let avif = encode(&image, &options(Format::Avif, 60), &limits).unwrap();
+        assert_eq!(&avif[4..12], b"ftypavif");
+        assert!(matches!(
+            decode(&avif, &limits, true),
+            Err(ImageError::Unsupported(_))
+        ));
+
+        let progressive = encode(
+            &image,
+            &EncodeOptions {
+                progressive: true,
+                ..options(Format::Jpeg, 80)
+            },
+            &limits,
+        )
+        .unwrap();
+        assert!(
+            progressive.windows(2).any(|w| w == [0xFF, 0xC2]),
+            "SOF2 marks a progressive JPEG"
+        );
+        let icc = b"not a real profile but carried byte for byte".to_vec();
+        let tagged = encode(
+            &image,
+            &EncodeOptions {
+                icc: Some(icc.clone()),
+                ..options(Format::Jpeg, 80)
+            },
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(
+            decode(&tagged, &limits, true).unwrap().icc,
+            Some(icc.clone())
+        );
+        let png = encode(
+            &image,
+            &EncodeOptions {
+                icc: Some(icc.clone()),
+                compression: Some(9),
+                ..options(Format::Png, 80)
+            },
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(decode(&png, &limits, true).unwrap().icc, Some(icc));
+
+        let full = encode(&image, &options(Format::Jpeg, 95), &limits).unwrap();
+        let capped = encode(
+            &image,
+            &EncodeOptions {
+                max_bytes: Some(full.len() / 3),
+                ..options(Format::Jpeg, 95)
+            },
+            &limits,
+        )
+        .unwrap();
+        assert!(
+            capped.len() <= full.len() / 3,
+            "{} > {}",
+            capped.len(),
+            full.len() / 3
+        );
+        let impossible = encode(
+            &image,
+            &EncodeOptions {
+                max_bytes: Some(100),
+                ..options(Format::Jpeg, 95)
+            },
+            &limits,
+        );
+        assert!(
+            matches!(impossible, Err(ImageError::Invalid { ref field, .. }) if field == "maxBytes")
+        );
+        let not_lossy = encode(
+            &image,
+            &EncodeOptions {
+                max_bytes: Some(1000),
+                ..options(Format::Png, 80)
+            },
+            &limits,
+        );
+        assert!(not_lossy.is_err());
     }
 
     #[test]

@@ -4,6 +4,9 @@
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, GenericImageView, Rgba, imageops};
 
+use super::draw::{
+    Interest, Placement, TextStyle, rotate_any, smart_window, text_layer, watermark,
+};
 use super::{ImageError, ImageLimits, Result, invalid};
 
 /// How a resize treats the aspect ratio when both sides are given (sharp's names).
@@ -35,11 +38,35 @@ pub enum Gravity {
     NorthWest,
     SouthEast,
     SouthWest,
+    /// The busiest region (content-aware; crops only, else the center).
+    Entropy,
+    /// Where people look (content-aware; crops only, else the center).
+    Attention,
 }
 
 impl Gravity {
+    /// The content-aware kind, if this gravity is one.
+    fn interest(self) -> Option<Interest> {
+        match self {
+            Self::Entropy => Some(Interest::Entropy),
+            Self::Attention => Some(Interest::Attention),
+            _ => None,
+        }
+    }
+
+    /// Where a `width` × `height` window of `image` goes.
+    fn window(self, image: &DynamicImage, width: u32, height: u32) -> (u32, u32) {
+        match self.interest() {
+            Some(interest) => smart_window(image, width, height, interest),
+            None => (
+                self.offset(image.width(), width, true),
+                self.offset(image.height(), height, false),
+            ),
+        }
+    }
+
     /// The offset of a `inner` span inside an `outer` one along x (`horizontal`) or y.
-    fn offset(self, outer: u32, inner: u32, horizontal: bool) -> u32 {
+    pub(crate) fn offset(self, outer: u32, inner: u32, horizontal: bool) -> u32 {
         let free = outer.saturating_sub(inner);
         let start = if horizontal {
             matches!(self, Self::West | Self::NorthWest | Self::SouthWest)
@@ -79,9 +106,10 @@ pub enum Operation {
         height: u32,
         gravity: Gravity,
     },
-    /// Clockwise, a multiple of 90 degrees.
+    /// Clockwise by any angle; multiples of 90 are exact, others fill the corners.
     Rotate {
-        degrees: i32,
+        degrees: f32,
+        background: Rgba<u8>,
     },
     /// Upside down.
     Flip,
@@ -129,6 +157,56 @@ pub enum Operation {
     Trim {
         threshold: u8,
     },
+    /// 0.1–10; above 1 brightens the mid-tones.
+    Gamma {
+        gamma: f32,
+    },
+    /// -100 (gray) to 100 (twice as vivid).
+    Saturation {
+        amount: f32,
+    },
+    /// Blocks of `size` pixels.
+    Pixelate {
+        size: u32,
+    },
+    /// Black below `level` (luma 0–255), white from it.
+    Threshold {
+        level: u8,
+    },
+    /// A text watermark.
+    Text {
+        text: String,
+        style: TextStyle,
+        /// Degrees clockwise.
+        rotation: f32,
+        placement: Placement,
+    },
+    /// An image watermark, scaled to `scale` of the base's width when given.
+    Overlay {
+        layer: std::sync::Arc<image::RgbaImage>,
+        scale: Option<f32>,
+        placement: Placement,
+    },
+}
+
+/// Applies `f` to every color channel (alpha untouched).
+fn map_channels(image: DynamicImage, f: impl Fn(u8) -> u8) -> DynamicImage {
+    let mut rgba = image.to_rgba8();
+    for pixel in rgba.pixels_mut() {
+        for c in 0..3 {
+            pixel[c] = f(pixel[c]);
+        }
+    }
+    keep_alpha_layout(&image, rgba)
+}
+
+/// RGBA work results go back to RGB when the input had no alpha (smaller to encode).
+fn keep_alpha_layout(original: &DynamicImage, rgba: image::RgbaImage) -> DynamicImage {
+    if original.color().has_alpha() {
+        DynamicImage::ImageRgba8(rgba)
+    } else {
+        DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(rgba).to_rgb8())
+    }
 }
 
 /// `image` placed on a canvas grown by the given margins, filled with `background`.
@@ -313,8 +391,7 @@ pub fn apply(
             match (fit, width, height) {
                 (Fit::Cover, Some(tw), Some(th)) if w > tw || h > th => {
                     let (cw, ch) = (tw.min(w), th.min(h));
-                    let x = gravity.offset(w, cw, true);
-                    let y = gravity.offset(h, ch, false);
+                    let (x, y) = gravity.window(&resized, cw, ch);
                     resized.crop_imm(x, y, cw, ch)
                 }
                 (Fit::Contain, Some(tw), Some(th)) if (w, h) != (tw, th) => {
@@ -341,10 +418,7 @@ pub fn apply(
             }
             let (x, y) = match (left, top) {
                 (Some(x), Some(y)) => (x, y),
-                (None, None) => (
-                    gravity.offset(iw, width.min(iw), true),
-                    gravity.offset(ih, height.min(ih), false),
-                ),
+                (None, None) => gravity.window(&image, width.min(iw), height.min(ih)),
                 _ => return Err(invalid("left", "give both `left` and `top`, or neither")),
             };
             if x >= iw || y >= ih {
@@ -355,15 +429,23 @@ pub fn apply(
             }
             image.crop_imm(x, y, width.min(iw - x), height.min(ih - y))
         }
-        Operation::Rotate { degrees } => match degrees.rem_euclid(360) {
-            0 => image,
-            90 => image.rotate90(),
-            180 => image.rotate180(),
-            270 => image.rotate270(),
-            _ => {
-                return Err(invalid("degrees", "rotation is by multiples of 90 degrees"));
+        Operation::Rotate {
+            degrees,
+            background,
+        } => {
+            let turn = degrees.rem_euclid(360.0);
+            if turn == 0.0 {
+                image
+            } else if turn == 90.0 {
+                image.rotate90()
+            } else if turn == 180.0 {
+                image.rotate180()
+            } else if turn == 270.0 {
+                image.rotate270()
+            } else {
+                rotate_any(&image, turn, background, limits)?
             }
-        },
+        }
         Operation::Flip => image.flipv(),
         Operation::Flop => image.fliph(),
         Operation::Grayscale => image.grayscale(),
@@ -426,6 +508,105 @@ pub fn apply(
             Some((x, y, w, h)) => image.crop_imm(x, y, w, h),
             // A uniform image has nothing to trim to; it stays as it is.
             None => image,
+        },
+        Operation::Gamma { gamma } => {
+            if !(0.1..=10.0).contains(&gamma) {
+                return Err(invalid("gamma", "must be 0.1 to 10"));
+            }
+            let table: Vec<u8> = (0..=255u16)
+                .map(|v| (255.0 * (f32::from(v) / 255.0).powf(1.0 / gamma)).round() as u8)
+                .collect();
+            map_channels(image, |v| table[usize::from(v)])
+        }
+        Operation::Saturation { amount } => {
+            if !(-100.0..=100.0).contains(&amount) {
+                return Err(invalid("saturation", "must be -100 to 100"));
+            }
+            let factor = 1.0 + amount / 100.0;
+            let mut rgba = image.to_rgba8();
+            for pixel in rgba.pixels_mut() {
+                let [r, g, b, _] = pixel.0.map(f32::from);
+                let luma = 0.299 * r + 0.587 * g + 0.114 * b;
+                for c in 0..3 {
+                    let v = luma + (f32::from(pixel[c]) - luma) * factor;
+                    pixel[c] = v.round().clamp(0.0, 255.0) as u8;
+                }
+            }
+            keep_alpha_layout(&image, rgba)
+        }
+        Operation::Pixelate { size } => {
+            if !(2..=1000).contains(&size) {
+                return Err(invalid("pixelate", "blocks are 2 to 1000 pixels"));
+            }
+            let (w, h) = image.dimensions();
+            let mut rgba = image.to_rgba8();
+            for by in (0..h).step_by(size as usize) {
+                for bx in (0..w).step_by(size as usize) {
+                    let (bw, bh) = (size.min(w - bx), size.min(h - by));
+                    let mut sum = [0u64; 4];
+                    for y in by..by + bh {
+                        for x in bx..bx + bw {
+                            for (s, v) in sum.iter_mut().zip(rgba.get_pixel(x, y).0) {
+                                *s += u64::from(v);
+                            }
+                        }
+                    }
+                    let n = u64::from(bw * bh);
+                    let mean = Rgba(sum.map(|s| (s / n) as u8));
+                    for y in by..by + bh {
+                        for x in bx..bx + bw {
+                            rgba.put_pixel(x, y, mean);
+                        }
+                    }
+                }
+            }
+            keep_alpha_layout(&image, rgba)
+        }
+        Operation::Threshold { level } => {
+            let mut luma = image.to_luma8();
+            for pixel in luma.pixels_mut() {
+                pixel[0] = if pixel[0] >= level { 255 } else { 0 };
+            }
+            DynamicImage::ImageLuma8(luma)
+        }
+        Operation::Text {
+            ref text,
+            style,
+            rotation,
+            placement,
+        } => {
+            let layer = text_layer(text, &style, limits)?;
+            let layer = if rotation.rem_euclid(360.0) == 0.0 {
+                layer
+            } else {
+                rotate_any(
+                    &DynamicImage::ImageRgba8(layer),
+                    rotation,
+                    Rgba([0, 0, 0, 0]),
+                    limits,
+                )?
+                .to_rgba8()
+            };
+            watermark(image, &layer, &placement)?
+        }
+        Operation::Overlay {
+            ref layer,
+            scale,
+            placement,
+        } => match scale {
+            None => watermark(image, layer, &placement)?,
+            Some(scale) => {
+                if !(0.01..=1.0).contains(&scale) {
+                    return Err(invalid("scale", "must be 0.01 to 1 (of the image's width)"));
+                }
+                let width = ((image.width() as f32 * scale).round() as u32).max(1);
+                let height = ((layer.height() as f32 * width as f32 / layer.width() as f32).round()
+                    as u32)
+                    .max(1);
+                let resized = resample(DynamicImage::ImageRgba8((**layer).clone()), width, height)?
+                    .to_rgba8();
+                watermark(image, &resized, &placement)?
+            }
         },
     })
 }
@@ -593,13 +774,25 @@ mod tests {
             )
             .is_err()
         );
-        let turned = apply(source.clone(), &Operation::Rotate { degrees: 90 }, &limits).unwrap();
+        let rotate = |degrees| Operation::Rotate {
+            degrees,
+            background: Rgba([0, 0, 0, 255]),
+        };
+        let turned = apply(source.clone(), &rotate(90.0), &limits).unwrap();
         assert_eq!(turned.dimensions(), (20, 40));
         assert_eq!(
             turned.to_rgb8().get_pixel(19, 0),
             source.to_rgb8().get_pixel(0, 0)
         );
-        assert!(apply(source.clone(), &Operation::Rotate { degrees: 45 }, &limits).is_err());
+        // 40 × 20 at 30°: 40·cos + 20·sin ≈ 44.6, 40·sin + 20·cos ≈ 37.3.
+        let tilted = apply(source.clone(), &rotate(30.0), &limits).unwrap();
+        assert_eq!(tilted.dimensions(), (45, 37));
+        assert_eq!(
+            apply(source.clone(), &rotate(-90.0), &limits)
+                .unwrap()
+                .dimensions(),
+            (20, 40)
+        );
         let flopped = apply(source.clone(), &Operation::Flop, &limits).unwrap();
         assert_eq!(
             flopped.to_rgb8().get_pixel(0, 0),

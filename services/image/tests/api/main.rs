@@ -5,6 +5,7 @@
 )]
 
 mod contract;
+mod drawing;
 mod operations;
 
 use std::io::Cursor;

@@ -235,7 +235,7 @@ async fn hostile_and_bad_input_get_their_codes() {
     .await
     .error(413, "IMAGE_TOO_LARGE");
     let error = app
-        .post_raw("/api/v1/image/rotate?degrees=45", "image/png", png.clone())
+        .post_raw("/api/v1/image/rotate?degrees=NaN", "image/png", png.clone())
         .await
         .error(422, "VALIDATION_ERROR");
     assert_eq!(error["details"][0]["field"], "degrees");
