@@ -8,7 +8,10 @@ set -euo pipefail
 # Tests: PostgreSQL and Redis servers (scripts/services.sh starts them when none answers).
 # Tests: qpdf (structural check of every PDF the pdf service writes, and opening its encrypted
 # output with the password) and poppler-utils (pdftotext reads back generated text).
-PACKAGES=(build-essential pkg-config cmake curl ca-certificates openssl postgresql redis-server qpdf poppler-utils)
+# Build and run: Tesseract 5 and Leptonica (the ocr service links libtesseract; bindgen needs
+# libclang), the English and orientation models.
+PACKAGES=(build-essential pkg-config cmake curl ca-certificates openssl postgresql redis-server qpdf poppler-utils
+  libclang-dev libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

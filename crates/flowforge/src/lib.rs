@@ -46,6 +46,12 @@ pub const SERVICES: &[EmbeddedService] = &[
         port: flowforge_pdf::DEFAULT_PORT,
         app: flowforge_pdf::app,
     },
+    // Its engines load in the background; /health says `starting` until they have.
+    EmbeddedService {
+        name: flowforge_ocr::SERVICE,
+        port: flowforge_ocr::DEFAULT_PORT,
+        app: flowforge_ocr::app,
+    },
 ];
 
 /// A service's settings in the all-in-one: loopback by default, `FLOWFORGE_<SERVICE>_ADDR` wins.

@@ -67,6 +67,19 @@ impl Metrics {
         counter
     }
 
+    /// Registers a business histogram of seconds (e.g. `ocr_page_seconds`), buckets from 10 ms
+    /// to a minute.
+    ///
+    /// Panics if the name is taken or malformed: histograms are registered once at start-up.
+    pub fn histogram(&self, name: &str, help: &str) -> prometheus::Histogram {
+        let buckets = vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+        let histogram =
+            prometheus::Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+                .expect("valid histogram");
+        self.register(histogram.clone());
+        histogram
+    }
+
     fn register(&self, collector: impl prometheus::core::Collector + 'static) {
         self.registry
             .register(Box::new(collector))

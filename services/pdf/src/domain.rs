@@ -8,6 +8,7 @@ pub mod images;
 pub mod info;
 pub mod pages;
 pub mod render;
+pub mod searchable;
 pub mod security;
 pub mod stamp;
 pub mod text;
