@@ -30,6 +30,7 @@ bench: deps
 	bench/data.sh
 	bench/image.sh
 	bench/pdf.sh
+	bench/ocr.sh
 	bench/gateway.sh
 
 fmt:

@@ -78,6 +78,57 @@ fn pdf_output(bytes: Vec<u8>, filename: String) -> BinaryOutput {
     }
 }
 
+/// Runs `work` on the CPU pool with the request's limits and deadline, counts the operation, and
+/// answers the file it makes (raw, or base64 JSON as the client asked).
+async fn respond<F>(
+    state: &AppState,
+    operation: &'static str,
+    accept: ResponseFormat,
+    work: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(&PdfLimits, Deadline) -> Result<BinaryOutput, ApiError> + Send + 'static,
+{
+    let limits = state.limits;
+    let deadline = state.deadline();
+    let outcome = state.cpu.run(move || work(&limits, deadline)).await;
+    state.record(operation, outcome.is_ok());
+    Ok(outcome?.into_response_as(accept))
+}
+
+/// Several files as one ZIP. They are stored, not deflated: PDFs and images are compressed
+/// already, so storing is as small and much faster.
+fn zip_archive(
+    entries: impl IntoIterator<Item = (String, Vec<u8>)>,
+    filename: String,
+) -> Result<BinaryOutput, PdfError> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in entries {
+        zip.start_file(name, stored).map_err(domain::internal)?;
+        zip.write_all(&bytes).map_err(domain::internal)?;
+    }
+    let archive = zip.finish().map_err(domain::internal)?.into_inner();
+    Ok(BinaryOutput {
+        bytes: archive.into(),
+        content_type: "application/zip".to_owned(),
+        filename,
+    })
+}
+
+/// Refuses more files than one request may carry.
+fn check_file_count(count: usize, limits: &PdfLimits, what: &str) -> Result<(), ApiError> {
+    if count > limits.max_files {
+        return Err(ApiError::new(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("at most {} {what} per request", limits.max_files),
+        ));
+    }
+    Ok(())
+}
+
 /// Loads the input, runs `work` on the CPU pool, saves what it returns and answers the file.
 async fn transform<F>(
     state: &AppState,
@@ -90,24 +141,18 @@ async fn transform<F>(
 where
     F: FnOnce(Document, &PdfLimits, Deadline) -> Result<Document, PdfError> + Send + 'static,
 {
-    let limits = state.limits;
-    let deadline = state.deadline();
     let (bytes, filename) = file;
-    let outcome = state
-        .cpu
-        .run(move || {
-            let document = domain::load(&bytes, password.as_deref(), &limits)?;
-            drop(bytes);
-            let mut result = work(document, &limits, deadline)?;
-            let saved = domain::save(&mut result)?;
-            Ok(pdf_output(
-                saved,
-                output_name(filename.as_deref(), operation, "pdf"),
-            ))
-        })
-        .await;
-    state.record(operation, outcome.is_ok());
-    Ok(outcome?.into_response_as(accept))
+    respond(state, operation, accept, move |limits, deadline| {
+        let document = domain::load(&bytes, password.as_deref(), limits)?;
+        drop(bytes);
+        let mut result = work(document, limits, deadline)?;
+        let saved = domain::save(&mut result)?;
+        Ok(pdf_output(
+            saved,
+            output_name(filename.as_deref(), operation, "pdf"),
+        ))
+    })
+    .await
 }
 
 /// A page selection against a loaded document (`None` = every page).
@@ -211,18 +256,12 @@ pub async fn generate(
     ApiJson(request): ApiJson<GenerateRequest>,
 ) -> Result<Response, ApiError> {
     let model = request.into_model()?;
-    let limits = state.limits;
-    let deadline = state.deadline();
-    let outcome = state
-        .cpu
-        .run(move || {
-            let mut document = generate::from_model(&model, &limits, deadline)?;
-            let bytes = domain::save(&mut document)?;
-            Ok(pdf_output(bytes, "document.pdf".to_owned()))
-        })
-        .await;
-    state.record("generate", outcome.is_ok());
-    Ok(outcome?.into_response_as(accept))
+    respond(&state, "generate", accept, move |limits, deadline| {
+        let mut document = generate::from_model(&model, limits, deadline)?;
+        let bytes = domain::save(&mut document)?;
+        Ok(pdf_output(bytes, "document.pdf".to_owned()))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,38 +290,26 @@ pub async fn merge(
     accept: ResponseFormat,
     input: BinaryFiles<MergeOptions>,
 ) -> Result<Response, ApiError> {
-    let limits = state.limits;
-    if input.files.len() > limits.max_files {
-        return Err(ApiError::new(
-            http::StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            format!("at most {} files can be merged at once", limits.max_files),
-        ));
-    }
-    let deadline = state.deadline();
+    check_file_count(input.files.len(), &state.limits, "files")?;
     let password = input.options.password;
     let files = input.files;
-    let outcome = state
-        .cpu
-        .run(move || {
-            let mut documents = Vec::with_capacity(files.len());
-            for (i, file) in files.iter().enumerate() {
-                deadline.check()?;
-                let document = domain::load(&file.bytes, password.as_deref(), &limits)
-                    .map_err(|e| numbered(e, i))?;
-                documents.push(document);
-            }
-            drop(files);
-            let mut merged = pages::merge(&documents, &limits, deadline)?;
-            drop(documents);
-            Ok(pdf_output(
-                domain::save(&mut merged)?,
-                "merged.pdf".to_owned(),
-            ))
-        })
-        .await;
-    state.record("merge", outcome.is_ok());
-    Ok(outcome?.into_response_as(accept))
+    respond(&state, "merge", accept, move |limits, deadline| {
+        let mut documents = Vec::with_capacity(files.len());
+        for (i, file) in files.iter().enumerate() {
+            deadline.check()?;
+            let document = domain::load(&file.bytes, password.as_deref(), limits)
+                .map_err(|e| numbered(e, i))?;
+            documents.push(document);
+        }
+        drop(files);
+        let mut merged = pages::merge(&documents, limits, deadline)?;
+        drop(documents);
+        Ok(pdf_output(
+            domain::save(&mut merged)?,
+            "merged.pdf".to_owned(),
+        ))
+    })
+    .await
 }
 
 /// Says which file an error is about.
@@ -338,34 +365,20 @@ pub async fn split(
         }
         (None, every) => SplitMode::Every(every.unwrap_or(1)),
     };
-    let limits = state.limits;
-    let deadline = state.deadline();
     let (bytes, filename, password) = (file.bytes, file.filename, options.password);
-    let outcome = state
-        .cpu
-        .run(move || {
-            let document = domain::load(&bytes, password.as_deref(), &limits)?;
-            let parts = pages::split(&document, &mode, &limits, deadline)?;
-            let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-            // PDFs are compressed already: storing them is as small and much faster.
-            let stored = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored);
-            for (i, (_, mut part)) in parts.into_iter().enumerate() {
-                let bytes = domain::save(&mut part)?;
-                zip.start_file(format!("part-{}.pdf", i + 1), stored)
-                    .map_err(domain::internal)?;
-                zip.write_all(&bytes).map_err(domain::internal)?;
-            }
-            let archive = zip.finish().map_err(domain::internal)?.into_inner();
-            Ok(BinaryOutput {
-                bytes: archive.into(),
-                content_type: "application/zip".to_owned(),
-                filename: output_name(filename.as_deref(), "parts", "zip"),
-            })
-        })
-        .await;
-    state.record("split", outcome.is_ok());
-    Ok(outcome?.into_response_as(accept))
+    respond(&state, "split", accept, move |limits, deadline| {
+        let document = domain::load(&bytes, password.as_deref(), limits)?;
+        let parts = pages::split(&document, &mode, limits, deadline)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, mut part))| Ok((format!("part-{}.pdf", i + 1), domain::save(&mut part)?)))
+            .collect::<Result<Vec<_>, PdfError>>()?;
+        Ok(zip_archive(
+            parts,
+            output_name(filename.as_deref(), "parts", "zip"),
+        )?)
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -994,29 +1007,24 @@ pub async fn compress_document(
             None => Some(2000),
         },
     };
-    let limits = state.limits;
-    let deadline = state.deadline();
     let (bytes, filename, password) = (file.bytes, file.filename, o.password);
-    let outcome = state
-        .cpu
-        .run(move || {
-            let mut document = domain::load(&bytes, password.as_deref(), &limits)?;
-            let was_encrypted = document.was_encrypted();
-            let (smaller, _) = compress::compress(&mut document, options, &limits, deadline)?;
-            // An encrypted input must not come back encrypted just because it was smaller.
-            let result = if smaller.len() < bytes.len() || was_encrypted {
-                smaller
-            } else {
-                bytes.to_vec()
-            };
-            Ok(pdf_output(
-                result,
-                output_name(filename.as_deref(), "compressed", "pdf"),
-            ))
-        })
-        .await;
-    state.record("compress", outcome.is_ok());
-    Ok(outcome?.into_response_as(accept))
+    respond(&state, "compress", accept, move |limits, deadline| {
+        let mut document = domain::load(&bytes, password.as_deref(), limits)?;
+        let was_encrypted = document.was_encrypted();
+        let (smaller, _) = compress::compress(&mut document, options, limits, deadline)?;
+        // The original comes back when nothing was gained, except for an encrypted input:
+        // results are never encrypted, so it gets the compressed, decrypted document.
+        let result = if smaller.len() < bytes.len() || was_encrypted {
+            smaller
+        } else {
+            bytes.to_vec()
+        };
+        Ok(pdf_output(
+            result,
+            output_name(filename.as_deref(), "compressed", "pdf"),
+        ))
+    })
+    .await
 }
 
 /// Options of `images-to-pdf`.
@@ -1049,14 +1057,7 @@ pub async fn images_to_pdf(
     accept: ResponseFormat,
     input: BinaryFiles<ImagesOptions>,
 ) -> Result<Response, ApiError> {
-    let limits = state.limits;
-    if input.files.len() > limits.max_files {
-        return Err(ApiError::new(
-            http::StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            format!("at most {} images per document", limits.max_files),
-        ));
-    }
+    check_file_count(input.files.len(), &state.limits, "images")?;
     let o = input.options;
     let page = match o.page_size.as_deref().unwrap_or("fit") {
         "fit" => {
@@ -1103,19 +1104,15 @@ pub async fn images_to_pdf(
         }
     };
     let files: Vec<bytes::Bytes> = input.files.into_iter().map(|f| f.bytes).collect();
-    let outcome = state
-        .cpu
-        .run(move || {
-            let mut document = images::images_to_pdf(&files, page, &limits)?;
-            info::stamp_new(&mut document, None);
-            Ok(pdf_output(
-                domain::save(&mut document)?,
-                "images.pdf".to_owned(),
-            ))
-        })
-        .await;
-    state.record("images-to-pdf", outcome.is_ok());
-    Ok(outcome?.into_response_as(accept))
+    respond(&state, "images-to-pdf", accept, move |limits, _| {
+        let mut document = images::images_to_pdf(&files, page, limits)?;
+        info::stamp_new(&mut document, None);
+        Ok(pdf_output(
+            domain::save(&mut document)?,
+            "images.pdf".to_owned(),
+        ))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1174,46 +1171,33 @@ pub async fn render_pages(
         }
     };
     let dpi = o.dpi.unwrap_or(150.0);
-    let limits = state.limits;
-    let deadline = state.deadline();
     let (bytes, filename, password, pages) = (file.bytes, file.filename, o.password, o.pages);
-    let outcome = state
-        .cpu
-        .run(move || {
-            let mut rendered = render::render(
-                bytes.to_vec(),
-                password.as_deref(),
-                pages.as_deref(),
-                dpi,
-                format,
-                &limits,
-                deadline,
-            )?;
-            let extension = format.extension();
-            if rendered.len() == 1 {
-                let (page, image) = rendered.swap_remove(0);
-                return Ok(BinaryOutput {
-                    bytes: image.into(),
-                    content_type: format.media_type().to_owned(),
-                    filename: output_name(filename.as_deref(), &format!("page-{page}"), extension),
-                });
-            }
-            let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-            let stored = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored);
-            for (page, image) in rendered {
-                zip.start_file(format!("page-{page}.{extension}"), stored)
-                    .map_err(domain::internal)?;
-                zip.write_all(&image).map_err(domain::internal)?;
-            }
-            let archive = zip.finish().map_err(domain::internal)?.into_inner();
-            Ok(BinaryOutput {
-                bytes: archive.into(),
-                content_type: "application/zip".to_owned(),
-                filename: output_name(filename.as_deref(), "pages", "zip"),
-            })
-        })
-        .await;
-    state.record("render", outcome.is_ok());
-    Ok(outcome?.into_response_as(accept))
+    respond(&state, "render", accept, move |limits, deadline| {
+        let mut rendered = render::render(
+            bytes.to_vec(),
+            password.as_deref(),
+            pages.as_deref(),
+            dpi,
+            format,
+            limits,
+            deadline,
+        )?;
+        let extension = format.extension();
+        if rendered.len() == 1 {
+            let (page, image) = rendered.swap_remove(0);
+            return Ok(BinaryOutput {
+                bytes: image.into(),
+                content_type: format.media_type().to_owned(),
+                filename: output_name(filename.as_deref(), &format!("page-{page}"), extension),
+            });
+        }
+        let entries = rendered
+            .into_iter()
+            .map(|(page, image)| (format!("page-{page}.{extension}"), image));
+        Ok(zip_archive(
+            entries,
+            output_name(filename.as_deref(), "pages", "zip"),
+        )?)
+    })
+    .await
 }

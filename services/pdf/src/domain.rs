@@ -15,7 +15,7 @@ pub mod text;
 
 use std::time::{Duration, Instant};
 
-use lopdf::{Document, LoadOptions, Object, ObjectId};
+use lopdf::{Document, LoadOptions, Object, ObjectId, dictionary};
 
 /// Why a PDF could not be processed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -168,6 +168,18 @@ pub fn save(document: &mut Document) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     document.save_to(&mut out).map_err(internal)?;
     Ok(out)
+}
+
+/// Writes the page tree's root at `pages_id` over `kids` and a catalog naming it (for documents
+/// the service builds from scratch).
+pub(crate) fn finish_page_tree(document: &mut Document, pages_id: ObjectId, kids: Vec<Object>) {
+    let count = kids.len() as i64;
+    document.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
+    );
+    let catalog = document.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    document.trailer.set("Root", catalog);
 }
 
 /// The page dictionaries' ids in page order.

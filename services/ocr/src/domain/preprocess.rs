@@ -21,25 +21,31 @@ pub struct Preprocess {
     pub binarize: Binarize,
     /// Straighten text tilted by up to 10 degrees.
     pub deskew: bool,
-    /// A 3 × 3 median filter (salt-and-pepper noise, scanner dust).
+    /// Remove specks (salt-and-pepper noise, scanner dust): pixels that disagree with nearly
+    /// all their neighbours, so strokes of letters are left alone.
     pub denoise: bool,
-    /// Enlarge pages whose text is too small for Tesseract (under ~20 px line height).
+    /// Enlarge pages whose text lines are too short for Tesseract (under 24 px).
     pub upscale: bool,
 }
 
-/// Tesseract reads best with capital letters 20–40 px tall; a page narrower than this is
-/// probably a small screenshot or a low-resolution scan.
-const SMALL_PAGE_WIDTH: u32 = 1000;
+/// Tesseract reads best with text lines about 30 px tall or more.
+const SMALL_LINE: u32 = 24;
+const GOOD_LINE: f32 = 32.0;
 
 /// Applies the steps in a fixed order and returns a grayscale page.
 pub fn prepare(image: &DynamicImage, steps: &Preprocess, max_side: u32) -> GrayImage {
     let mut gray = image.to_luma8();
     // Specks go before upscaling makes them blobs.
     if steps.denoise {
-        gray = median3(&gray);
+        gray = despeckle(&gray);
     }
-    if steps.upscale && gray.width() < SMALL_PAGE_WIDTH {
-        let factor = (SMALL_PAGE_WIDTH as f32 * 2.0 / gray.width() as f32).clamp(1.0, 4.0);
+    let line = if steps.upscale {
+        line_height(&gray)
+    } else {
+        None
+    };
+    if let Some(line) = line.filter(|l| *l < SMALL_LINE) {
+        let factor = (GOOD_LINE / line.max(1) as f32).clamp(1.0, 4.0);
         let (w, h) = (
             ((gray.width() as f32 * factor) as u32).min(max_side),
             ((gray.height() as f32 * factor) as u32).min(max_side),
@@ -146,24 +152,81 @@ fn sauvola(gray: &GrayImage, radius: u32, k: f32) -> GrayImage {
     out
 }
 
-fn median3(gray: &GrayImage) -> GrayImage {
+/// Flips pixels that disagree with at least 7 of their 8 neighbours (dark among light or light
+/// among dark, by Otsu's level): isolated specks go, while every pixel of a stroke has darker
+/// neighbours along the stroke and stays.
+fn despeckle(gray: &GrayImage) -> GrayImage {
+    let level = otsu_level(gray);
     let (w, h) = gray.dimensions();
-    GrayImage::from_fn(w, h, |x, y| {
-        let mut window = [0u8; 9];
-        let mut n = 0;
-        for dy in -1i64..=1 {
-            for dx in -1i64..=1 {
-                let (sx, sy) = (
-                    (i64::from(x) + dx).clamp(0, i64::from(w) - 1) as u32,
-                    (i64::from(y) + dy).clamp(0, i64::from(h) - 1) as u32,
-                );
-                window[n] = gray.get_pixel(sx, sy).0[0];
-                n += 1;
+    let dark = |x: i64, y: i64| {
+        x >= 0
+            && y >= 0
+            && x < i64::from(w)
+            && y < i64::from(h)
+            && f32::from(gray.get_pixel(x as u32, y as u32).0[0]) <= level
+    };
+    let (light_sum, light_n) = gray
+        .pixels()
+        .filter(|p| f32::from(p.0[0]) > level)
+        .fold((0u64, 0u64), |(s, n), p| (s + u64::from(p.0[0]), n + 1));
+    let paper = (light_sum / light_n.max(1)) as u8;
+    let mut out = gray.clone();
+    for (x, y, pixel) in out.enumerate_pixels_mut() {
+        let (xi, yi) = (i64::from(x), i64::from(y));
+        let here = dark(xi, yi);
+        let mut agree = 0;
+        let mut sum = 0u32;
+        for (dx, dy) in [
+            (-1, -1),
+            (0, -1),
+            (1, -1),
+            (-1, 0),
+            (1, 0),
+            (-1, 1),
+            (0, 1),
+            (1, 1),
+        ] {
+            if dark(xi + dx, yi + dy) == here {
+                agree += 1;
             }
+            let sx = (xi + dx).clamp(0, i64::from(w) - 1) as u32;
+            let sy = (yi + dy).clamp(0, i64::from(h) - 1) as u32;
+            sum += u32::from(gray.get_pixel(sx, sy).0[0]);
         }
-        window.sort_unstable();
-        Luma([window[4]])
-    })
+        if agree <= 1 {
+            // A dark speck takes the paper's tone; a light hole in ink its neighbours'.
+            pixel.0[0] = if here { paper } else { (sum / 8) as u8 };
+        }
+    }
+    out
+}
+
+/// The typical height of a text line in pixels: bands of rows holding ink, by their median;
+/// `None` for a page without text-like bands.
+pub fn line_height(gray: &GrayImage) -> Option<u32> {
+    let level = otsu_level(gray);
+    let min_ink = (gray.width() / 200).max(1);
+    let mut bands = Vec::new();
+    let mut run = 0u32;
+    for row in gray.rows() {
+        let ink = row.filter(|p| f32::from(p.0[0]) <= level).count() as u32;
+        if ink >= min_ink {
+            run += 1;
+        } else if run > 0 {
+            bands.push(run);
+            run = 0;
+        }
+    }
+    if run > 0 {
+        bands.push(run);
+    }
+    // Bands of one or two rows are rules or noise, not text.
+    bands.retain(|b| *b >= 3);
+    if bands.is_empty() {
+        return None;
+    }
+    bands.sort_unstable();
+    Some(bands[bands.len() / 2])
 }
 
 /// The turn (degrees, as [`rotate_gray`] takes it) that makes the text lines level, by the
@@ -315,11 +378,20 @@ mod tests {
     }
 
     #[test]
-    fn small_pages_are_upscaled_and_noise_removed() {
-        let mut speckled = GrayImage::from_pixel(300, 100, Luma([255]));
-        speckled.put_pixel(50, 50, Luma([0]));
+    fn small_text_is_upscaled_and_specks_removed_but_not_strokes() {
+        // Lines 12 px tall (small text), a stroke, and specks.
+        let mut page = GrayImage::from_fn(300, 100, |x, y| {
+            if (20..280).contains(&x) && (y % 30) < 12 && x % 7 < 3 {
+                Luma([10])
+            } else {
+                Luma([250])
+            }
+        });
+        page.put_pixel(5, 95, Luma([0]));
+        page.put_pixel(290, 3, Luma([0]));
+        assert_eq!(line_height(&page), Some(12));
         let out = prepare(
-            &DynamicImage::ImageLuma8(speckled),
+            &DynamicImage::ImageLuma8(page.clone()),
             &Preprocess {
                 denoise: true,
                 upscale: true,
@@ -327,7 +399,30 @@ mod tests {
             },
             10_000,
         );
-        assert!(out.width() >= 1000);
-        assert!(out.pixels().all(|p| p.0[0] > 200), "the speck is gone");
+        // 12 px lines grow to about 32 px.
+        assert_eq!(out.width(), 800);
+        let clean = despeckle(&page);
+        assert!(
+            clean.get_pixel(5, 95).0[0] > 200 && clean.get_pixel(290, 3).0[0] > 200,
+            "specks are gone"
+        );
+        assert_eq!(clean.get_pixel(21, 5).0[0], 10, "strokes stay");
+        // Text that is large enough is left at its size.
+        let big = GrayImage::from_fn(300, 200, |x, y| {
+            if (y % 60) < 40 && x % 9 < 4 {
+                Luma([0])
+            } else {
+                Luma([255])
+            }
+        });
+        let out = prepare(
+            &DynamicImage::ImageLuma8(big),
+            &Preprocess {
+                upscale: true,
+                ..Preprocess::default()
+            },
+            10_000,
+        );
+        assert_eq!(out.width(), 300);
     }
 }

@@ -122,13 +122,7 @@ pub fn from_model(
         });
         kids.push(Object::Reference(page_id));
     }
-    let count = kids.len() as i64;
-    document.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
-    );
-    let catalog = document.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    document.trailer.set("Root", catalog);
+    super::finish_page_tree(&mut document, pages_id, kids);
     super::info::stamp_new(&mut document, model.title.as_deref());
     if let Some(author) = &model.author
         && let Ok(info) = document.trailer.get(b"Info").and_then(Object::as_reference)

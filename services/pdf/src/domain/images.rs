@@ -206,12 +206,6 @@ pub fn images_to_pdf(
         });
         kids.push(Object::Reference(page_id));
     }
-    let count = kids.len() as i64;
-    document.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
-    );
-    let catalog = document.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    document.trailer.set("Root", catalog);
+    super::finish_page_tree(&mut document, pages_id, kids);
     Ok(document)
 }
