@@ -70,5 +70,6 @@ for name in 2mp 24mp; do
   fi
   printf '%-8s %10s %10s %7.2fx %14s %14s\n' "$name" "$reference" "$ours" "$(echo "$ours / $reference" | bc -l)" \
     "$(throughput vips_thumb "$file")" "$(throughput service "$file")"
+  # VmHWM only grows: read after each size, it is that size's peak (with 2 clients at once).
+  echo "  service peak memory after $name: $(($(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024)) MiB"
 done
-echo "service peak memory: $(($(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024)) MiB"
