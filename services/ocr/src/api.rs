@@ -224,6 +224,7 @@ pub async fn recognize(
         whitelist: o.whitelist.filter(|w| !w.is_empty()),
         blacklist: o.blacklist.filter(|b| !b.is_empty()),
         hocr: format == OutputFormat::Hocr,
+        tsv: format != OutputFormat::Text || o.min_confidence.is_some_and(|c| c > 0.0),
     };
     let steps = Preprocess {
         binarize: match o.binarize {

@@ -62,13 +62,15 @@ pub struct Settings {
     pub blacklist: Option<String>,
     /// Also produce hOCR.
     pub hocr: bool,
+    /// Also produce TSV (word boxes and confidences): needed for structure, filtering and PDF.
+    pub tsv: bool,
 }
 
 /// What Tesseract read from one page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recognized {
     pub text: String,
-    /// Tesseract's TSV rows for the page (no header line).
+    /// Tesseract's TSV rows for the page (no header line); empty unless asked.
     pub tsv: String,
     /// The page's hOCR `div`, when asked.
     pub hocr: Option<String>,
@@ -173,13 +175,16 @@ impl Engine {
             .as_ref()
             .to_string_lossy()
             .into_owned();
-        let tsv = self
-            .api
-            .get_tsv_text(page_index)
-            .map_err(|_| internal("no TSV from Tesseract"))?
-            .as_ref()
-            .to_string_lossy()
-            .into_owned();
+        let tsv = if settings.tsv {
+            self.api
+                .get_tsv_text(page_index)
+                .map_err(|_| internal("no TSV from Tesseract"))?
+                .as_ref()
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            String::new()
+        };
         let hocr = if settings.hocr {
             Some(
                 self.api

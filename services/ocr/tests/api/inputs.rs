@@ -204,3 +204,24 @@ async fn bad_input_gets_its_code() {
         .await;
     assert_eq!(confidence.error_field(), "minConfidence");
 }
+
+#[tokio::test]
+async fn auto_rotate_reads_turned_pages() {
+    let app = app().await;
+    let page = scan(&text_pdf(&[&LINES]), 1, 200.0);
+    for turned in [
+        image::imageops::rotate90(&page),
+        image::imageops::rotate180(&page),
+    ] {
+        let response = app
+            .post_raw(
+                "/api/v1/ocr/recognize?autoRotate=true",
+                "image/png",
+                png(&turned),
+            )
+            .await
+            .ok();
+        let flowing = words(response["text"].as_str().unwrap()).join(" ");
+        assert!(flowing.contains(LINES[1]), "{flowing}");
+    }
+}
