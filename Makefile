@@ -14,6 +14,7 @@ help:
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/fetch-models.sh
 
 run: deps
 	$(CARGO) run --release --locked -p flowforge --bin flowforge

