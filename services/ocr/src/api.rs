@@ -148,7 +148,7 @@ pub struct PageResult {
     pub page: usize,
     pub text: String,
     /// Mean word confidence 0–1 (1 for a PDF text layer).
-    pub confidence: f32,
+    pub confidence: f64,
     /// `ocr`, or `textLayer` for a PDF page's own text.
     pub source: &'static str,
     /// Pixels of the page as read (0 for a text layer).

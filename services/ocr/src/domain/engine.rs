@@ -74,8 +74,8 @@ pub struct Recognized {
     pub tsv: String,
     /// The page's hOCR `div`, when asked.
     pub hocr: Option<String>,
-    /// Mean word confidence, 0–1.
-    pub confidence: f32,
+    /// Mean word confidence, 0–1 (two decimals: Tesseract gives whole percents).
+    pub confidence: f64,
 }
 
 /// One warm engine.
@@ -197,7 +197,7 @@ impl Engine {
         } else {
             None
         };
-        let confidence = self.api.mean_text_conf().clamp(0, 100) as f32 / 100.0;
+        let confidence = f64::from(self.api.mean_text_conf().clamp(0, 100)) / 100.0;
         Ok(Recognized {
             text,
             tsv,

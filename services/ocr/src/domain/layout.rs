@@ -25,7 +25,7 @@ pub struct NormalizedBox {
 #[serde(rename_all = "camelCase")]
 pub struct Word {
     pub text: String,
-    pub confidence: f32,
+    pub confidence: f64,
     pub bbox: PixelBox,
     pub bbox_normalized: NormalizedBox,
 }
@@ -34,7 +34,7 @@ pub struct Word {
 #[serde(rename_all = "camelCase")]
 pub struct Line {
     pub text: String,
-    pub confidence: f32,
+    pub confidence: f64,
     pub bbox: PixelBox,
     pub bbox_normalized: NormalizedBox,
     pub words: Vec<Word>,
@@ -44,7 +44,7 @@ pub struct Line {
 #[serde(rename_all = "camelCase")]
 pub struct Paragraph {
     pub text: String,
-    pub confidence: f32,
+    pub confidence: f64,
     pub bbox: PixelBox,
     pub bbox_normalized: NormalizedBox,
     pub lines: Vec<Line>,
@@ -54,7 +54,7 @@ pub struct Paragraph {
 #[serde(rename_all = "camelCase")]
 pub struct Block {
     pub text: String,
-    pub confidence: f32,
+    pub confidence: f64,
     pub bbox: PixelBox,
     pub bbox_normalized: NormalizedBox,
     pub paragraphs: Vec<Paragraph>,
@@ -138,12 +138,12 @@ fn normalized(b: PixelBox, width: u32, height: u32) -> NormalizedBox {
     }
 }
 
-fn mean(values: impl Iterator<Item = f32>) -> f32 {
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
     let (sum, n) = values.fold((0.0, 0u32), |(s, n), v| (s + v, n + 1));
     if n == 0 {
         0.0
     } else {
-        (sum / n as f32 * 10_000.0).round() / 10_000.0
+        (sum / f64::from(n) * 10_000.0).round() / 10_000.0
     }
 }
 
@@ -154,8 +154,9 @@ pub fn structure(tsv: &str, width: u32, height: u32, min_confidence: f32) -> Vec
     let mut current: Option<(u32, u32, u32)> = None;
     for row in tsv.lines().filter_map(parse_row).filter(|r| r.level == 5) {
         let text = row.text.trim();
-        let confidence = (row.confidence / 100.0).clamp(0.0, 1.0);
-        if text.is_empty() || confidence < min_confidence {
+        // f64 from here on: JSON shows 0.965, not 0.9649999737739563.
+        let confidence = (f64::from(row.confidence) / 100.0).clamp(0.0, 1.0);
+        if text.is_empty() || confidence < f64::from(min_confidence) {
             continue;
         }
         let word = Word {
