@@ -274,6 +274,9 @@ pub async fn generate(
 pub struct MergeOptions {
     /// A password tried on every encrypted input.
     pub password: Option<String>,
+    /// An outline with a bookmark at the start of each file, titled by its file name (default
+    /// true).
+    pub bookmarks: Option<bool>,
 }
 
 /// Merge PDFs in the order sent (multipart: repeated `file` fields; JSON: `files` array).
@@ -292,6 +295,24 @@ pub async fn merge(
 ) -> Result<Response, ApiError> {
     check_file_count(input.files.len(), &state.limits, "files")?;
     let password = input.options.password;
+    let titles: Option<Vec<String>> = input.options.bookmarks.unwrap_or(true).then(|| {
+        input
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                f.filename
+                    .as_deref()
+                    .map(|n| {
+                        n.trim_end_matches(".pdf")
+                            .trim_end_matches(".PDF")
+                            .to_owned()
+                    })
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| format!("Document {}", i + 1))
+            })
+            .collect()
+    });
     let files = input.files;
     respond(&state, "merge", accept, move |limits, deadline| {
         let mut documents = Vec::with_capacity(files.len());
@@ -302,7 +323,7 @@ pub async fn merge(
             documents.push(document);
         }
         drop(files);
-        let mut merged = pages::merge(&documents, limits, deadline)?;
+        let mut merged = pages::merge(&documents, titles.as_deref(), limits, deadline)?;
         drop(documents);
         Ok(pdf_output(
             domain::save(&mut merged)?,

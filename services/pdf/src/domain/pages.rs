@@ -21,6 +21,8 @@ pub struct Assembler {
     maps: Vec<HashMap<ObjectId, ObjectId>>,
     /// Pages already placed once (a second placement gets its own page object).
     placed: HashSet<(usize, ObjectId)>,
+    /// Outline entries: a title and the index (in the output) of the page it opens.
+    bookmarks: Vec<(String, usize)>,
 }
 
 impl Default for Assembler {
@@ -39,7 +41,18 @@ impl Assembler {
             kids: Vec::new(),
             maps: Vec::new(),
             placed: HashSet::new(),
+            bookmarks: Vec::new(),
         }
+    }
+
+    /// Pages added so far.
+    pub fn page_count(&self) -> usize {
+        self.kids.len()
+    }
+
+    /// A top-level outline entry (bookmark) titled `title` that opens output page `index`.
+    pub fn bookmark(&mut self, title: &str, index: usize) {
+        self.bookmarks.push((title.to_owned(), index));
     }
 
     /// Registers a source document; returns its index for [`Assembler::add_page`].
@@ -116,6 +129,7 @@ impl Assembler {
 
     /// The assembled document.
     pub fn finish(mut self) -> Document {
+        let outlines = self.outlines();
         let count = self.kids.len() as i64;
         self.out.objects.insert(
             self.pages_id,
@@ -125,12 +139,57 @@ impl Assembler {
                 "Count" => count,
             }),
         );
-        let catalog = self.out.add_object(dictionary! {
+        let mut catalog = dictionary! {
             "Type" => "Catalog",
             "Pages" => self.pages_id,
-        });
+        };
+        if let Some(outlines) = outlines {
+            catalog.set("Outlines", outlines);
+            catalog.set("PageMode", "UseOutlines");
+        }
+        let catalog = self.out.add_object(catalog);
         self.out.trailer.set("Root", catalog);
         self.out
+    }
+
+    /// Writes the bookmarks as a flat outline; `None` when there are none.
+    fn outlines(&mut self) -> Option<ObjectId> {
+        let entries: Vec<(String, ObjectId)> = std::mem::take(&mut self.bookmarks)
+            .into_iter()
+            .filter_map(|(title, index)| {
+                let page = self.kids.get(index)?.as_reference().ok()?;
+                Some((title, page))
+            })
+            .collect();
+        if entries.is_empty() {
+            return None;
+        }
+        let root = self.out.new_object_id();
+        let ids: Vec<ObjectId> = entries.iter().map(|_| self.out.new_object_id()).collect();
+        for (i, (title, page)) in entries.iter().enumerate() {
+            let mut item = dictionary! {
+                "Title" => lopdf::text_string(title),
+                "Parent" => root,
+                "Dest" => vec![Object::Reference(*page), "Fit".into()],
+            };
+            if i > 0 {
+                item.set("Prev", ids[i - 1]);
+            }
+            if let Some(next) = ids.get(i + 1) {
+                item.set("Next", *next);
+            }
+            self.out.objects.insert(ids[i], Object::Dictionary(item));
+        }
+        self.out.objects.insert(
+            root,
+            Object::Dictionary(dictionary! {
+                "Type" => "Outlines",
+                "First" => ids[0],
+                "Last" => ids[ids.len() - 1],
+                "Count" => ids.len() as i64,
+            }),
+        );
+        Some(root)
     }
 }
 
@@ -246,13 +305,23 @@ pub fn select(source: &Document, pages: &[(usize, i64)], limits: &PdfLimits) -> 
     Ok(assembler.finish())
 }
 
-/// The pages of every document, in order.
-pub fn merge(sources: &[Document], limits: &PdfLimits, deadline: Deadline) -> Result<Document> {
+/// The pages of every document, in order; with `titles` (one per document), an outline with a
+/// bookmark at the first page of each.
+pub fn merge(
+    sources: &[Document],
+    titles: Option<&[String]>,
+    limits: &PdfLimits,
+    deadline: Deadline,
+) -> Result<Document> {
     let total: usize = sources.iter().map(|d| d.get_pages().len()).sum();
     check_pages(total, limits)?;
     let mut assembler = Assembler::new();
     for (i, source) in sources.iter().enumerate() {
         deadline.check()?;
+        if let Some(title) = titles.and_then(|t| t.get(i)) {
+            let first = assembler.page_count();
+            assembler.bookmark(title, first);
+        }
         let index = assembler.add_source();
         let ids = page_ids(source);
         let keep: HashSet<ObjectId> = ids.iter().copied().collect();

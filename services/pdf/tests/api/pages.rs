@@ -7,6 +7,37 @@ use serde_json::json;
 
 use crate::{app, assert_valid, info, numbered_pages, page_texts};
 
+/// The outline's top-level entries: title and 1-based page number.
+fn bookmarks(pdf: &[u8]) -> Vec<(String, usize)> {
+    let document = lopdf::Document::load_mem(pdf).unwrap();
+    let pages: Vec<lopdf::ObjectId> = document.get_pages().into_values().collect();
+    let Ok(root) = document
+        .catalog()
+        .unwrap()
+        .get(b"Outlines")
+        .and_then(lopdf::Object::as_reference)
+    else {
+        return Vec::new();
+    };
+    let mut next = document
+        .get_dictionary(root)
+        .unwrap()
+        .get(b"First")
+        .and_then(lopdf::Object::as_reference)
+        .ok();
+    let mut out = Vec::new();
+    while let Some(id) = next {
+        let item = document.get_dictionary(id).unwrap();
+        let title = lopdf::decode_text_string(item.get(b"Title").unwrap()).unwrap();
+        let page = item.get(b"Dest").unwrap().as_array().unwrap()[0]
+            .as_reference()
+            .unwrap();
+        out.push((title, pages.iter().position(|p| *p == page).unwrap() + 1));
+        next = item.get(b"Next").and_then(lopdf::Object::as_reference).ok();
+    }
+    out
+}
+
 fn page_label(n: usize) -> String {
     format!("Page {n} of the sample")
 }
@@ -73,14 +104,27 @@ async fn merge_takes_json_and_keeps_order() {
     let merged = app
         .post_json(
             "/api/v1/pdf/merge",
-            &json!({"files": [{"data": encode(&b)}, encode(&a)]}),
+            &json!({"files": [{"data": encode(&b), "filename": "invoice-7.pdf"}, encode(&a)]}),
         )
         .await;
     assert_eq!(merged.status, 200, "{}", merged.text());
+    assert_valid(&merged.body, None);
     assert_eq!(
         page_texts(&app, &merged.body).await,
         vec![page_label(1), page_label(1), page_label(2)]
     );
+    // A bookmark at the first page of each file, titled by its name.
+    assert_eq!(
+        bookmarks(&merged.body),
+        vec![("invoice-7".to_owned(), 1), ("Document 2".to_owned(), 2)]
+    );
+    let plain = app
+        .post_json(
+            "/api/v1/pdf/merge",
+            &json!({"files": [encode(&b), encode(&a)], "bookmarks": false}),
+        )
+        .await;
+    assert!(bookmarks(&plain.body).is_empty());
     let missing = app
         .post_json("/api/v1/pdf/merge", &json!({"data": encode(&a)}))
         .await;
