@@ -1032,7 +1032,7 @@ pub async fn compress_document(
     respond(&state, "compress", accept, move |limits, deadline| {
         let mut document = domain::load(&bytes, password.as_deref(), limits)?;
         let was_encrypted = document.was_encrypted();
-        let (smaller, _) = compress::compress(&mut document, options, limits, deadline)?;
+        let smaller = compress::compress(&mut document, options, limits, deadline)?;
         // The original comes back when nothing was gained, except for an encrypted input:
         // results are never encrypted, so it gets the compressed, decrypted document.
         let result = if smaller.len() < bytes.len() || was_encrypted {

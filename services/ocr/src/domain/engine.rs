@@ -227,7 +227,7 @@ impl std::fmt::Debug for EnginePool {
     }
 }
 
-/// An engine on loan; it goes back to the pool when dropped (unless it was lost to a panic).
+/// An engine on loan; it goes back to the pool when dropped, also when the work panicked.
 pub struct Loan {
     engine: Option<Engine>,
     pool: EnginePool,
@@ -237,7 +237,7 @@ pub struct Loan {
 impl Loan {
     pub fn engine(&mut self) -> Result<&mut Engine> {
         if self.engine.is_none() {
-            // An engine lost to a panic is replaced on the next loan.
+            // Only when the pool held fewer engines than permits (it never should): load one.
             self.engine = Some(Engine::load(
                 &self.pool.data_dir,
                 &self.pool.default_languages,

@@ -27,19 +27,13 @@ impl Default for CompressOptions {
     }
 }
 
-/// Statistics of one compression.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Report {
-    pub images_recompressed: usize,
-}
-
 /// Compresses in place and returns the new file.
 pub fn compress(
     document: &mut Document,
     options: CompressOptions,
     limits: &PdfLimits,
     deadline: Deadline,
-) -> Result<(Vec<u8>, Report)> {
+) -> Result<Vec<u8>> {
     if !(1..=100).contains(&options.image_quality) {
         return Err(invalid("imageQuality", "must be 1 to 100"));
     }
@@ -47,7 +41,6 @@ pub fn compress(
         return Err(invalid("maxImageSize", "must be at least 1"));
     }
     document.prune_objects();
-    let mut report = Report::default();
     let ids: Vec<_> = document.objects.keys().copied().collect();
     for id in ids {
         let Some(Object::Stream(stream)) = document.objects.get(&id) else {
@@ -57,7 +50,6 @@ pub fn compress(
             deadline.check()?;
             if let Some(smaller) = recompress_image(stream, options, limits)? {
                 document.objects.insert(id, Object::Stream(smaller));
-                report.images_recompressed += 1;
             }
         }
     }
@@ -71,7 +63,7 @@ pub fn compress(
     document
         .save_with_options(&mut out, save)
         .map_err(internal)?;
-    Ok((out, report))
+    Ok(out)
 }
 
 fn is_image(stream: &Stream) -> bool {

@@ -187,11 +187,6 @@ pub fn stamp_new(document: &mut Document, title: Option<&str>) {
     document.trailer.set("Info", id);
 }
 
-/// Checks that a value parsed from a request is a known metadata key (for option structs).
-pub fn is_metadata_key(key: &str) -> bool {
-    METADATA_KEYS.iter().any(|(j, _)| *j == key)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +197,5 @@ mod tests {
             .unwrap()
             .with_timezone(&chrono::Utc);
         assert_eq!(pdf_date(time), "D:20261130080005Z");
-        assert!(is_metadata_key("title") && !is_metadata_key("Title"));
     }
 }
