@@ -266,11 +266,16 @@ pub async fn recognize(
                 limits.max_pages
             )));
         }
+        let layers = if force {
+            Default::default()
+        } else {
+            source.text_layers(&selection)?
+        };
         let data_dir = loan.data_dir().to_path_buf();
         let mut output = Output::default();
         for (index, &number) in selection.iter().enumerate() {
             let started = Instant::now();
-            let page = source.page(number, force, o.dpi.unwrap_or(300), &limits)?;
+            let page = source.page(number, layers.get(&number), o.dpi.unwrap_or(300), &limits)?;
             let result = match page {
                 Page::Text(text) => {
                     worker_state.record_page("textLayer", true, started.elapsed().as_secs_f64());

@@ -3,6 +3,7 @@
 //! scanned pages are rendered by the shared renderer. Pages are produced one at a time, so a
 //! long document never holds more than one page's pixels.
 
+use std::collections::HashMap;
 use std::io::Cursor;
 
 use flowforge_pdf::domain::{self as pdf, PdfError, PdfLimits};
@@ -138,7 +139,33 @@ impl Source {
 
     /// Page `number` (1-based): a PDF page with text gives it (unless `force`); everything
     /// else is pixels, PDF pages rendered at `dpi`.
-    pub fn page(&self, number: usize, force: bool, dpi: u32, limits: &OcrLimits) -> Result<Page> {
+    /// The text layers of `pages` of a PDF (empty for other sources), read in one pass so each
+    /// font is parsed once, not once per page. Pages with fewer than three letters or digits
+    /// count as scanned and are left out.
+    pub fn text_layers(&self, pages: &[usize]) -> Result<HashMap<usize, String>> {
+        let Source::Pdf { document, .. } = self else {
+            return Ok(HashMap::new());
+        };
+        let deadline = pdf::Deadline::after(std::time::Duration::from_secs(30));
+        Ok(
+            pdf::text::extract(document, pages, &PdfLimits::default(), deadline)
+                .map_err(pdf_error)?
+                .into_iter()
+                .filter(|p| p.text.chars().filter(|c| c.is_alphanumeric()).count() >= 3)
+                .map(|p| (p.page, p.text))
+                .collect(),
+        )
+    }
+
+    /// Page `number` (1-based): the PDF page's `text_layer` when given, else pixels (PDF pages
+    /// rendered at `dpi`).
+    pub fn page(
+        &self,
+        number: usize,
+        text_layer: Option<&String>,
+        dpi: u32,
+        limits: &OcrLimits,
+    ) -> Result<Page> {
         match self {
             Source::Image(bytes, format) => {
                 let reader = ImageReader::with_format(Cursor::new(bytes), *format);
@@ -154,17 +181,9 @@ impl Source {
                 Ok(Page::Image { image, dpi: None })
             }
             Source::Tiff { bytes, .. } => tiff_page(bytes, number - 1, limits),
-            Source::Pdf { document, renderer } => {
-                if !force {
-                    let deadline = pdf::Deadline::after(std::time::Duration::from_secs(30));
-                    let text =
-                        pdf::text::extract(document, &[number], &PdfLimits::default(), deadline)
-                            .map_err(pdf_error)?;
-                    if let Some(page) = text.into_iter().next()
-                        && page.text.chars().filter(|c| c.is_alphanumeric()).count() >= 3
-                    {
-                        return Ok(Page::Text(page.text));
-                    }
+            Source::Pdf { renderer, .. } => {
+                if let Some(text) = text_layer {
+                    return Ok(Page::Text(text.clone()));
                 }
                 let pixels = u64::from(limits.max_side) * u64::from(limits.max_side);
                 let (w, h) = renderer
