@@ -198,6 +198,11 @@ async fn bad_input_gets_its_code() {
         )
         .await;
     assert_eq!(pages.error_field(), "pages");
+    // The test service reads at most 5 pages per request.
+    let six: Vec<&[&str]> = vec![&["page"]; 6];
+    app.post_raw("/api/v1/ocr/recognize", "application/pdf", text_pdf(&six))
+        .await
+        .error(413, "PAYLOAD_TOO_LARGE");
     let confidence = app
         .post_json(
             "/api/v1/ocr/recognize",

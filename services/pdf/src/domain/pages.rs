@@ -430,3 +430,27 @@ pub fn reorder(source: &Document, order: &[usize], limits: &PdfLimits) -> Result
     let pages: Vec<(usize, i64)> = order.iter().map(|&p| (p, 0)).collect();
     select(source, &pages, limits)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::PdfError;
+
+    #[test]
+    fn work_past_the_deadline_stops_with_a_timeout() {
+        let mut document = Document::with_version("1.7");
+        let pages_id = document.new_object_id();
+        let page = document.add_object(dictionary! { "Type" => "Page", "Parent" => pages_id });
+        crate::domain::finish_page_tree(&mut document, pages_id, vec![page.into()]);
+        let spent = Deadline::after(std::time::Duration::ZERO);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let error = merge(
+            &[document.clone(), document],
+            None,
+            &PdfLimits::default(),
+            spent,
+        )
+        .unwrap_err();
+        assert!(matches!(error, PdfError::Timeout(_)), "{error:?}");
+    }
+}

@@ -4,13 +4,14 @@
 use lopdf::{Document, Object, Stream, dictionary};
 use serde_json::json;
 
-use crate::{app, assert_valid, generated, info, numbered_pages, page_texts, pdftotext};
+use crate::{
+    app, assert_valid, generated, info, numbered_pages, one_page_pdf, page_texts, pdftotext,
+};
 
 /// A PDF as another writer makes it: a standard Type1 font with WinAnsi text, kerning in `TJ`,
 /// and a form XObject holding more text.
 fn foreign_pdf() -> Vec<u8> {
     let mut doc = Document::with_version("1.4");
-    let pages_id = doc.new_object_id();
     let font = doc.add_object(dictionary! {
         "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
     });
@@ -25,22 +26,13 @@ fn foreign_pdf() -> Vec<u8> {
 q 1 0 0 1 72 600 cm /X1 Do Q BT /F1 12 Tf 72 560 Td (Caf\xe9 \x80 5) Tj ET"
         .to_vec();
     let content = doc.add_object(Stream::new(dictionary! {}, content));
-    let page = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
-        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font }, "XObject" => dictionary! { "X1" => form } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1,
-            "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
-        }),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
-    let mut bytes = Vec::new();
-    doc.save_to(&mut bytes).unwrap();
-    bytes
+    one_page_pdf(
+        doc,
+        dictionary! {
+            "Contents" => content,
+            "Resources" => dictionary! { "Font" => dictionary! { "F1" => font }, "XObject" => dictionary! { "X1" => form } },
+        },
+    )
 }
 
 #[tokio::test]

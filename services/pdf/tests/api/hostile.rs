@@ -1,8 +1,8 @@
 //! Hostile and broken input: each case answers with its code, nothing crashes or hangs.
 
-use lopdf::{Document, Object, Stream, dictionary};
+use lopdf::{Document, Stream, dictionary};
 
-use crate::{app, numbered_pages};
+use crate::{app, numbered_pages, one_page_pdf};
 
 #[tokio::test]
 async fn not_a_pdf_truncated_and_garbage() {
@@ -67,23 +67,8 @@ fn deflate_bomb() -> Vec<u8> {
     let mut content = Stream::new(dictionary! {}, vec![b' '; 40 * 1024 * 1024]);
     content.compress().unwrap();
     let mut doc = Document::with_version("1.7");
-    let pages_id = doc.new_object_id();
     let content = doc.add_object(content);
-    let page = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
-        "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
-    let mut bytes = Vec::new();
-    doc.save_to(&mut bytes).unwrap();
-    bytes
+    one_page_pdf(doc, dictionary! { "Contents" => content })
 }
 
 #[tokio::test]

@@ -112,6 +112,28 @@ pub async fn info(app: &TestApp, bytes: &[u8]) -> Value {
         .ok()
 }
 
+/// Wraps one page dictionary (objects it refers to already in `doc`, no `Parent`) into a saved
+/// PDF; the page tree gives it a US Letter MediaBox by inheritance.
+pub fn one_page_pdf(mut doc: lopdf::Document, mut page: lopdf::Dictionary) -> Vec<u8> {
+    use lopdf::{Object, dictionary};
+    let pages_id = doc.new_object_id();
+    page.set("Type", "Page");
+    page.set("Parent", pages_id);
+    let page = doc.add_object(page);
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1,
+            "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+        }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes).unwrap();
+    bytes
+}
+
 /// Words only: what two extractions must agree on whatever their spacing.
 pub fn words(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
