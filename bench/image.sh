@@ -37,17 +37,7 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && break; sleep 0.1; done
 
-best_ms() {
-  local best="" start end took
-  for _ in 1 2 3 4 5; do
-    start=$(date +%s%N)
-    "$@" >/dev/null 2>"$work/last-error" || { echo FAILED; return; }
-    end=$(date +%s%N)
-    took=$(((end - start) / 1000000))
-    if [[ -z $best || $took -lt $best ]]; then best=$took; fi
-  done
-  echo "$best"
-}
+source bench/lib.sh
 service() { curl -fsS --data-binary @"$1" -H 'content-type: image/jpeg' "http://127.0.0.1:$port/api/v1/image/resize?width=500" -o "$work/out.jpg"; }
 vips_thumb() { vipsthumbnail "$1" --size 500x -o "$work/vips-out.jpg[Q=80]"; }
 throughput() {

@@ -52,17 +52,7 @@ for i in $(seq 1 50); do
 done
 pages=$(pdfinfo "$work/book.pdf" | awk '/^Pages:/ {print $2}')
 
-best_ms() {
-  local best="" start end took
-  for _ in 1 2 3 4 5; do
-    start=$(date +%s%N)
-    "$@" >/dev/null 2>"$work/last-error" || { echo FAILED; return; }
-    end=$(date +%s%N)
-    took=$(((end - start) / 1000000))
-    if [[ -z $best || $took -lt $best ]]; then best=$took; fi
-  done
-  echo "$best"
-}
+source bench/lib.sh
 poppler_text() { pdftotext -enc UTF-8 "$work/book.pdf" "$work/poppler.txt"; }
 service_text() { curl -fsS --data-binary @"$work/book.pdf" -H 'content-type: application/pdf' "http://127.0.0.1:$port/api/v1/pdf/text" -o "$work/service.json"; }
 merge_args=(); for i in $(seq 1 50); do merge_args+=("$work/part-$i.pdf"); done
