@@ -56,6 +56,8 @@ pub fn default_model_dir() -> PathBuf {
 pub struct Embedder {
     model: BertModel,
     tokenizer: Tokenizer,
+    /// The same tokenizer without padding or truncation, for counting.
+    unbounded: Tokenizer,
     device: Device,
     dimensions: usize,
     max_tokens: usize,
@@ -91,6 +93,11 @@ impl Embedder {
             .unwrap_or(512) as usize;
         let mut tokenizer = Tokenizer::from_bytes(read(dir, "tokenizer.json")?)
             .map_err(|e| EmbeddingError::Load(format!("tokenizer.json: {e}")))?;
+        let mut unbounded = tokenizer.clone();
+        unbounded.with_padding(None);
+        unbounded
+            .with_truncation(None)
+            .map_err(|e| EmbeddingError::Load(format!("tokenizer.json: {e}")))?;
         // The shipped tokenizer pads every input to 128 tokens; a batch only needs its longest.
         tokenizer.with_padding(Some(PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
@@ -112,6 +119,7 @@ impl Embedder {
         Ok(Self {
             model,
             tokenizer,
+            unbounded,
             device,
             dimensions: config.hidden_size,
             max_tokens,
@@ -130,11 +138,8 @@ impl Embedder {
 
     /// How many tokens `text` has (before truncation).
     pub fn count_tokens(&self, text: &str) -> Result<usize> {
-        let mut unbounded = self.tokenizer.clone();
-        unbounded
-            .with_truncation(None)
-            .map_err(|e| EmbeddingError::Tokenize(e.to_string()))?;
-        Ok(unbounded
+        Ok(self
+            .unbounded
             .encode(text, true)
             .map_err(|e| EmbeddingError::Tokenize(e.to_string()))?
             .len())

@@ -73,11 +73,42 @@ impl Metrics {
     /// Panics if the name is taken or malformed: histograms are registered once at start-up.
     pub fn histogram(&self, name: &str, help: &str) -> prometheus::Histogram {
         let buckets = vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+        self.histogram_with(name, help, buckets)
+    }
+
+    /// Registers a business histogram with its own buckets (tokens per second, batch sizes).
+    ///
+    /// Panics if the name is taken or malformed: histograms are registered once at start-up.
+    pub fn histogram_with(
+        &self,
+        name: &str,
+        help: &str,
+        buckets: Vec<f64>,
+    ) -> prometheus::Histogram {
         let histogram =
             prometheus::Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
                 .expect("valid histogram");
         self.register(histogram.clone());
         histogram
+    }
+
+    /// Registers a counter without labels (e.g. `llm_completion_tokens_total`).
+    ///
+    /// Panics if the name is taken or malformed: counters are registered once at start-up.
+    pub fn int_counter(&self, name: &str, help: &str) -> prometheus::IntCounter {
+        let counter =
+            prometheus::IntCounter::with_opts(Opts::new(name, help)).expect("valid counter");
+        self.register(counter.clone());
+        counter
+    }
+
+    /// Registers a gauge (e.g. `llm_queue_depth`).
+    ///
+    /// Panics if the name is taken or malformed: gauges are registered once at start-up.
+    pub fn gauge(&self, name: &str, help: &str) -> prometheus::IntGauge {
+        let gauge = prometheus::IntGauge::with_opts(Opts::new(name, help)).expect("valid gauge");
+        self.register(gauge.clone());
+        gauge
     }
 
     fn register(&self, collector: impl prometheus::core::Collector + 'static) {
