@@ -32,6 +32,7 @@ bench: deps
 	bench/image.sh
 	bench/pdf.sh
 	bench/ocr.sh
+	bench/llm.sh
 	bench/gateway.sh
 
 fmt:

@@ -52,6 +52,12 @@ pub const SERVICES: &[EmbeddedService] = &[
         port: flowforge_ocr::DEFAULT_PORT,
         app: flowforge_ocr::app,
     },
+    // Its models load in the background; /health says `starting` until they have.
+    EmbeddedService {
+        name: flowforge_llm::SERVICE,
+        port: flowforge_llm::DEFAULT_PORT,
+        app: flowforge_llm::app,
+    },
 ];
 
 /// A service's settings in the all-in-one: loopback by default, `FLOWFORGE_<SERVICE>_ADDR` wins.

@@ -10,6 +10,7 @@ const ENV_CHAT_MODELS: &str = "FLOWFORGE_LLM_CHAT_MODELS";
 const ENV_EMBEDDING_MODELS: &str = "FLOWFORGE_LLM_EMBEDDING_MODELS";
 const ENV_WORKERS: &str = "FLOWFORGE_LLM_WORKERS";
 const ENV_QUEUE: &str = "FLOWFORGE_LLM_QUEUE";
+const ENV_EMBEDDING_QUEUE: &str = "FLOWFORGE_LLM_EMBEDDING_QUEUE";
 const ENV_MAX_TOKENS: &str = "FLOWFORGE_LLM_MAX_TOKENS";
 const ENV_UPSTREAM_URL: &str = "FLOWFORGE_LLM_UPSTREAM_URL";
 const ENV_UPSTREAM_API_KEY: &str = "FLOWFORGE_LLM_UPSTREAM_API_KEY";
@@ -47,8 +48,10 @@ pub struct LlmConfig {
     pub embedding_models: Vec<ModelSource>,
     /// Generation threads per chat model.
     pub workers: usize,
-    /// Requests that may wait per model beyond those running; more get 429.
+    /// Generations that may wait per model beyond those running; more get 429.
     pub queue: usize,
+    /// Embedding requests that may wait (they are batched, so many fit); more get 429.
+    pub embedding_queue: usize,
     /// The most tokens one request may generate.
     pub max_tokens: usize,
     pub upstream: Option<UpstreamConfig>,
@@ -70,6 +73,7 @@ impl Default for LlmConfig {
             }],
             workers: 1,
             queue: 16,
+            embedding_queue: 1024,
             max_tokens: 1024,
             upstream: None,
         }
@@ -159,6 +163,7 @@ impl LlmConfig {
             embedding_models: sources(ENV_EMBEDDING_MODELS, defaults.embedding_models)?,
             workers: number(ENV_WORKERS, defaults.workers, 64)?,
             queue: number(ENV_QUEUE, defaults.queue, 10_000)?,
+            embedding_queue: number(ENV_EMBEDDING_QUEUE, defaults.embedding_queue, 100_000)?,
             max_tokens: number(ENV_MAX_TOKENS, defaults.max_tokens, 1_000_000)?,
             upstream,
         })

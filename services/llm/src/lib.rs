@@ -19,7 +19,7 @@ use candle_core::Device;
 use flowforge_service_kit::Kit;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use config::{LlmConfig, ModelSource};
+pub use config::{LlmConfig, ModelSource, UpstreamConfig};
 pub use state::AppState;
 
 use crate::domain::backend::{Backend, LoadedModels, LocalBackend, ModelCard, ModelKind, Registry};
@@ -126,7 +126,12 @@ fn load_models(
             .map_err(|e| domain::LlmError::Load(e.to_string()))?;
         models.embedding.insert(
             source.id.clone(),
-            EmbeddingModel::start(&source.id, embedder, config.queue, batch_sizes.clone()),
+            EmbeddingModel::start(
+                &source.id,
+                embedder,
+                config.embedding_queue,
+                batch_sizes.clone(),
+            ),
         );
     }
     Ok(models)

@@ -16,7 +16,8 @@ const ROUND_TEXTS: usize = 256;
 
 struct Job {
     texts: Vec<String>,
-    reply: oneshot::Sender<Result<Vec<Vec<f32>>, LlmError>>,
+    truncate: bool,
+    reply: oneshot::Sender<Result<Embeddings, LlmError>>,
 }
 
 /// A BERT-family embedding model behind a batching queue.
@@ -66,36 +67,21 @@ impl EmbeddingModel {
         self.embedder.max_tokens()
     }
 
-    /// Tokens of `text` as the model counts them (before truncation).
-    pub fn count_tokens(&self, text: &str) -> Result<usize, LlmError> {
-        self.embedder
-            .count_tokens(text)
-            .map_err(|e| LlmError::Tokenize(e.to_string()))
-    }
-
     /// Unit vectors of `texts`. Texts over the model's token limit are refused unless
     /// `truncate`, when only their first tokens count.
     pub async fn embed(&self, texts: Vec<String>, truncate: bool) -> Result<Embeddings, LlmError> {
-        let limit = self.max_tokens();
-        let mut prompt_tokens = 0;
-        for (i, text) in texts.iter().enumerate() {
-            if text.is_empty() {
-                return Err(LlmError::invalid(
-                    &format!("input[{i}]"),
-                    "an input must not be empty",
-                ));
-            }
-            let tokens = self.count_tokens(text)?;
-            if tokens > limit && !truncate {
-                return Err(LlmError::TooManyTokens(format!(
-                    "input[{i}] has {tokens} tokens; {} reads at most {limit} (send truncate=true to cut it)",
-                    self.id
-                )));
-            }
-            prompt_tokens += tokens.min(limit);
+        if let Some(i) = texts.iter().position(String::is_empty) {
+            return Err(LlmError::invalid(
+                &format!("input[{i}]"),
+                "an input must not be empty",
+            ));
         }
         let (reply, answer) = oneshot::channel();
-        match self.jobs.try_send(Job { texts, reply }) {
+        match self.jobs.try_send(Job {
+            texts,
+            truncate,
+            reply,
+        }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 return Err(LlmError::Overloaded(
@@ -108,14 +94,28 @@ impl EmbeddingModel {
                 ));
             }
         }
-        let vectors = answer
+        answer
             .await
-            .map_err(|_| LlmError::Internal("the embedding worker dropped a request".into()))??;
-        Ok(Embeddings {
-            vectors,
-            prompt_tokens,
-        })
+            .map_err(|_| LlmError::Internal("the embedding worker dropped a request".into()))?
     }
+}
+
+/// The tokens `texts` count for (capped at the model's limit), or why one is refused.
+fn count_tokens(embedder: &Embedder, texts: &[String], truncate: bool) -> Result<usize, LlmError> {
+    let limit = embedder.max_tokens();
+    let mut total = 0;
+    for (i, text) in texts.iter().enumerate() {
+        let tokens = embedder
+            .count_tokens(text)
+            .map_err(|e| LlmError::Tokenize(e.to_string()))?;
+        if tokens > limit && !truncate {
+            return Err(LlmError::TooManyTokens(format!(
+                "input[{i}] has {tokens} tokens; the model reads at most {limit} (send truncate=true to cut it)"
+            )));
+        }
+        total += tokens.min(limit);
+    }
+    Ok(total)
 }
 
 fn batch_loop(embedder: &Embedder, receiver: &Receiver<Job>, batch_sizes: &prometheus::Histogram) {
@@ -131,25 +131,40 @@ fn batch_loop(embedder: &Embedder, receiver: &Receiver<Job>, batch_sizes: &prome
                 Err(_) => break,
             }
         }
-        // Jobs whose client left are not worth computing.
-        round.retain(|job| !job.reply.is_closed());
+        // Jobs whose client left are not worth computing; refused ones are answered now.
+        let mut counted = Vec::with_capacity(round.len());
+        for job in round {
+            if job.reply.is_closed() {
+                continue;
+            }
+            match count_tokens(embedder, &job.texts, job.truncate) {
+                Ok(tokens) => counted.push((job, tokens)),
+                Err(error) => {
+                    let _ = job.reply.send(Err(error));
+                }
+            }
+        }
+        let round = counted;
         if round.is_empty() {
             continue;
         }
         let all: Vec<&str> = round
             .iter()
-            .flat_map(|job| job.texts.iter().map(String::as_str))
+            .flat_map(|(job, _)| job.texts.iter().map(String::as_str))
             .collect();
         batch_sizes.observe(all.len() as f64);
         match embed_sorted(embedder, &all) {
             Ok(mut vectors) => {
-                for job in round {
+                for (job, prompt_tokens) in round {
                     let rest = vectors.split_off(job.texts.len());
-                    let _ = job.reply.send(Ok(std::mem::replace(&mut vectors, rest)));
+                    let _ = job.reply.send(Ok(Embeddings {
+                        vectors: std::mem::replace(&mut vectors, rest),
+                        prompt_tokens,
+                    }));
                 }
             }
             Err(error) => {
-                for job in round {
+                for (job, _) in round {
                     let _ = job.reply.send(Err(error.clone()));
                 }
             }
