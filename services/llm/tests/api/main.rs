@@ -21,7 +21,7 @@ use serde_json::Value;
 /// A router with its models loaded.
 pub fn loaded(config: LlmConfig) -> axum::Router {
     // Built off any runtime, the models load on this thread before it returns.
-    let router = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         // The tests share one generation worker: a request may wait for the others.
         let limits = Limits {
             request_timeout: Duration::from_secs(600),
@@ -31,8 +31,7 @@ pub fn loaded(config: LlmConfig) -> axum::Router {
         flowforge_llm::app_with(&kit, config).unwrap()
     })
     .join()
-    .unwrap();
-    router
+    .unwrap()
 }
 
 /// The router with the default models, shared by the tests of this binary.
