@@ -47,6 +47,9 @@ pub fn models_dir() -> PathBuf {
     cache.join("flowforge").join("models")
 }
 
+/// The length of the default model's vectors (all-MiniLM-L6-v2).
+pub const DEFAULT_DIMENSIONS: usize = 384;
+
 /// The directory of the default embedding model.
 pub fn default_model_dir() -> PathBuf {
     models_dir().join("all-minilm-l6-v2")
