@@ -33,6 +33,7 @@ bench: deps
 	bench/pdf.sh
 	bench/ocr.sh
 	bench/llm.sh
+	bench/vector.sh
 	bench/gateway.sh
 
 fmt:

@@ -58,6 +58,12 @@ pub const SERVICES: &[EmbeddedService] = &[
         port: flowforge_llm::DEFAULT_PORT,
         app: flowforge_llm::app,
     },
+    // Collections live under FLOWFORGE_VECTOR_DATA_DIR; texts use the same embedding model.
+    EmbeddedService {
+        name: flowforge_vector::SERVICE,
+        port: flowforge_vector::DEFAULT_PORT,
+        app: flowforge_vector::app,
+    },
 ];
 
 /// A service's settings in the all-in-one: loopback by default, `FLOWFORGE_<SERVICE>_ADDR` wins.

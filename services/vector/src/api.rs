@@ -3,6 +3,7 @@
 //! they are).
 
 pub mod collections;
+pub mod documents;
 pub mod points;
 
 use serde_json::{Map, Value, json};
@@ -30,6 +31,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(points::scroll_points))
         .routes(routes!(points::count_points))
         .routes(routes!(points::search_points))
+        .routes(routes!(documents::insert_documents))
+        .routes(routes!(documents::search_documents))
+        .routes(routes!(documents::delete_documents))
 }
 
 /// A Qdrant filter from its JSON.

@@ -2,6 +2,7 @@
 //! on Qdrant's embedded engine (`qdrant-edge`), kept on disk, and texts embedded in-process.
 
 pub mod collections;
+pub mod documents;
 pub mod embed;
 
 pub use collections::{Collection, Store};

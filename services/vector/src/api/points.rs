@@ -457,6 +457,11 @@ pub struct SearchRequest {
     pub with_payload: Option<bool>,
     /// Default false.
     pub with_vector: Option<bool>,
+    /// Compare with every point instead of walking the index (default false).
+    #[serde(default)]
+    pub exact: bool,
+    /// The index walk's beam width: higher finds more of the true neighbours, slower.
+    pub hnsw_ef: Option<usize>,
 }
 
 /// The points nearest to a vector or a text, best first.
@@ -506,6 +511,8 @@ pub async fn search_points(
                 score_threshold: request.score_threshold,
                 with_payload: request.with_payload.unwrap_or(true),
                 with_vector: request.with_vector.unwrap_or(false),
+                exact: request.exact,
+                hnsw_ef: request.hnsw_ef,
             })?)
         })
         .await?;

@@ -14,8 +14,8 @@ use qdrant_edge::{
     EdgeVectorParams, FieldIndexOperations, Filter, JsonPath, NamedQuery, Payload,
     PayloadFieldSchema, PayloadOps, PayloadSchemaType, PointId, PointInsertOperations,
     PointOperations, PointStructPersisted, QueryEnum, QueryRequest, Record, ScoredPoint,
-    ScoringQuery, ScrollRequest, SetPayloadOp, UpdateOperation, VectorInternal, VectorPersisted,
-    VectorStructPersisted, WithPayloadInterface, WithVector,
+    ScoringQuery, ScrollRequest, SearchParams, SetPayloadOp, UpdateOperation, VectorInternal,
+    VectorPersisted, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -146,6 +146,10 @@ pub struct Search {
     pub score_threshold: Option<f32>,
     pub with_payload: bool,
     pub with_vector: bool,
+    /// Compare with every point instead of walking the index.
+    pub exact: bool,
+    /// The index walk's beam width (higher: better recall, slower).
+    pub hnsw_ef: Option<usize>,
 }
 
 /// A collection: its settings and its shard.
@@ -373,7 +377,11 @@ impl Collection {
             score_threshold: search.score_threshold.map(OrderedFloat),
             limit: search.limit,
             offset: search.offset,
-            params: None,
+            params: Some(SearchParams {
+                hnsw_ef: search.hnsw_ef,
+                exact: search.exact,
+                ..SearchParams::default()
+            }),
             with_vector: with_vector(search.with_vector),
             with_payload: with_payload(search.with_payload),
         };

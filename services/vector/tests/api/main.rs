@@ -6,6 +6,7 @@
 )]
 
 mod collections;
+mod documents;
 mod points;
 
 use std::path::PathBuf;
@@ -40,7 +41,6 @@ impl Drop for Scratch {
 
 /// The service on `dir`, with the embedding model loaded.
 pub async fn app(dir: &Scratch) -> TestApp {
-    flowforge_service_kit::init_tracing();
     let config = VectorConfig {
         data_dir: dir.0.clone(),
         embedding_model_dir: flowforge_embeddings::default_model_dir(),
