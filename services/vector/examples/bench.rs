@@ -109,23 +109,20 @@ fn main() {
         })
         .collect();
 
+    let top10 = |q: &[f32], ef: Option<usize>| Search {
+        vector: q.to_vec(),
+        using: None,
+        filter: None,
+        limit: 10,
+        offset: 0,
+        score_threshold: None,
+        with_payload: false,
+        with_vector: false,
+        exact: false,
+        hnsw_ef: ef,
+    };
     for ef in [None, Some(128), Some(256)] {
-        let search = |q: &Vec<f32>| {
-            collection
-                .search(Search {
-                    vector: q.clone(),
-                    using: None,
-                    filter: None,
-                    limit: 10,
-                    offset: 0,
-                    score_threshold: None,
-                    with_payload: false,
-                    with_vector: false,
-                    exact: false,
-                    hnsw_ef: ef,
-                })
-                .unwrap()
-        };
+        let search = |q: &Vec<f32>| collection.search(top10(q, ef)).unwrap();
         let mut found = 0;
         for (q, truth) in query_vectors[..checked].iter().zip(&truth) {
             let ids: Vec<u64> = search(q)
@@ -142,20 +139,7 @@ fn main() {
                 let collection = Arc::clone(&collection);
                 scope.spawn(move || {
                     for q in half {
-                        collection
-                            .search(Search {
-                                vector: q.clone(),
-                                using: None,
-                                filter: None,
-                                limit: 10,
-                                offset: 0,
-                                score_threshold: None,
-                                with_payload: false,
-                                with_vector: false,
-                                exact: false,
-                                hnsw_ef: ef,
-                            })
-                            .unwrap();
+                        collection.search(top10(q, ef)).unwrap();
                     }
                 });
             }

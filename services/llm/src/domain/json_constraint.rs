@@ -512,6 +512,15 @@ impl JsonState {
         }
     }
 
+    /// The first byte of a value just opened as `frame` (now on top): a number's or literal's
+    /// belongs to it; `{`, `[` and `"` only open theirs.
+    fn first_byte(&mut self, grammar: &Grammar, frame: Frame, byte: u8) -> Step {
+        match frame {
+            Frame::Number { .. } | Frame::Literal { .. } => self.step(grammar, frame, byte),
+            _ => Step::Consumed,
+        }
+    }
+
     fn set_top(&mut self, frame: Frame) {
         if let Some(top) = self.stack.last_mut() {
             *top = frame;
@@ -527,13 +536,7 @@ impl JsonState {
                 match start_frame(grammar, node, byte) {
                     Some(frame) => {
                         self.set_top(frame);
-                        // A number's or literal's first byte belongs to it; `{`, `[` and `"` open.
-                        match frame {
-                            Frame::Number { .. } | Frame::Literal { .. } => {
-                                self.step(grammar, frame, byte)
-                            }
-                            _ => Step::Consumed,
-                        }
+                        self.first_byte(grammar, frame, byte)
                     }
                     None => Step::Rejected,
                 }
@@ -694,12 +697,7 @@ impl JsonState {
                             count: count + 1,
                         });
                         self.stack.push(child);
-                        match child {
-                            Frame::Number { .. } | Frame::Literal { .. } => {
-                                self.step(grammar, child, byte)
-                            }
-                            _ => Step::Consumed,
-                        }
+                        self.first_byte(grammar, child, byte)
                     }
                     _ => Step::Rejected,
                 }

@@ -417,7 +417,7 @@ impl Collection {
                 .map(|(key, index)| {
                     (
                         key.to_string(),
-                        serde_json::to_value(&index.data_type)
+                        serde_json::to_value(index.data_type)
                             .ok()
                             .and_then(|v| v.as_str().map(str::to_owned))
                             .unwrap_or_default(),

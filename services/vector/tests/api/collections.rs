@@ -8,7 +8,7 @@ use crate::{Scratch, app};
 
 #[tokio::test]
 async fn collections_are_created_listed_described_and_deleted() {
-    let dir = Scratch::new();
+    let dir = Scratch::create();
     let app = app(&dir).await;
     let created = app
         .send(put("/api/v1/vector/collections/docs", &json!({})))
@@ -68,7 +68,7 @@ async fn collections_are_created_listed_described_and_deleted() {
 
 #[tokio::test]
 async fn points_survive_a_restart() {
-    let dir = Scratch::new();
+    let dir = Scratch::create();
     {
         let app = app(&dir).await;
         app.send(put(
@@ -102,7 +102,7 @@ async fn points_survive_a_restart() {
 
 #[tokio::test]
 async fn openapi_matches_the_snapshot() {
-    let dir = Scratch::new();
+    let dir = Scratch::create();
     let app = app(&dir).await;
     app.assert_openapi_snapshot(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/openapi.snapshot.json"),

@@ -7,7 +7,7 @@ use crate::{Scratch, app};
 
 #[tokio::test]
 async fn documents_are_chunked_found_replaced_and_deleted() {
-    let dir = Scratch::new();
+    let dir = Scratch::create();
     let app = app(&dir).await;
     app.send(put("/api/v1/vector/collections/kb", &json!({})))
         .await

@@ -20,14 +20,16 @@ use flowforge_vector::VectorConfig;
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
-    pub fn new() -> Self {
+    /// A new empty directory, unique to this process and call.
+    pub fn create() -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "flowforge-vector-test-{}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
+            "flowforge-vector-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
+        // A directory left by an earlier run with the same process id is stale.
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
     }

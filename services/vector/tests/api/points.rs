@@ -26,7 +26,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 #[tokio::test]
 async fn search_equals_brute_force_with_and_without_filters() {
-    let dir = Scratch::new();
+    let dir = Scratch::create();
     let app = app(&dir).await;
     app.send(put(
         "/api/v1/vector/collections/small",
@@ -133,7 +133,7 @@ async fn search_equals_brute_force_with_and_without_filters() {
 
 #[tokio::test]
 async fn texts_are_embedded_and_found_by_meaning() {
-    let dir = Scratch::new();
+    let dir = Scratch::create();
     let app = app(&dir).await;
     app.send(put("/api/v1/vector/collections/notes", &json!({})))
         .await
@@ -174,7 +174,7 @@ async fn texts_are_embedded_and_found_by_meaning() {
 
 #[tokio::test]
 async fn points_are_read_paged_changed_and_deleted() {
-    let dir = Scratch::new();
+    let dir = Scratch::create();
     let app = app(&dir).await;
     app.send(put(
         "/api/v1/vector/collections/crud",
@@ -267,7 +267,7 @@ async fn points_are_read_paged_changed_and_deleted() {
 
 #[tokio::test]
 async fn bad_points_and_queries_get_their_codes() {
-    let dir = Scratch::new();
+    let dir = Scratch::create();
     let app = app(&dir).await;
     app.send(put(
         "/api/v1/vector/collections/strict",
