@@ -20,7 +20,11 @@ if [[ ! -x $venv/bin/python ]]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
   # PyPI's torch wheel imports only with its nvidia runtime packages, so they come along.
-  "$venv/bin/pip" install -q torch sentence-transformers llama-cpp-python
+  "$venv/bin/pip" install -q torch sentence-transformers
+  # llama.cpp from source: PyPI's llama-cpp-python wheel, and a GGML_NATIVE build, die with
+  # "Illegal instruction" on VMs that report AVX-512/AMX; AVX2 + FMA run everywhere here.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+    "$venv/bin/pip" install -q --no-binary=llama-cpp-python llama-cpp-python
 fi
 
 cargo build --release --locked -p flowforge-embeddings --example throughput
