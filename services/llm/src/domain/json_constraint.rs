@@ -708,16 +708,10 @@ impl JsonState {
                 length,
                 escape,
                 continuation,
-                key,
+                ..
             } => {
-                let mut next = Frame::String {
-                    min,
-                    max,
-                    length,
-                    escape,
-                    continuation,
-                    key,
-                };
+                // The updated frame: a copy of this one whose counters change below.
+                let mut next = top;
                 let Frame::String {
                     length: new_length,
                     escape: new_escape,
