@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use flowforge_vector::domain::Store;
 use flowforge_vector::domain::collections::{
-    DistanceName, NewPoint, Search, VectorSpace, VectorsConfig,
+    CollectionSettings, DistanceName, NewPoint, VectorSpace, VectorsConfig,
 };
+use flowforge_vector::domain::{Query, Search, Store};
 
 const DIMENSIONS: usize = 384;
 
@@ -62,10 +62,13 @@ fn main() {
     let collection = store
         .create(
             "bench",
-            VectorsConfig::Single(VectorSpace {
-                size: DIMENSIONS,
-                distance: DistanceName::Cosine,
-            }),
+            CollectionSettings {
+                vectors: VectorsConfig::Single(VectorSpace {
+                    size: DIMENSIONS,
+                    distance: DistanceName::Cosine,
+                }),
+                keywords: None,
+            },
         )
         .unwrap();
     let started = Instant::now();
@@ -77,6 +80,7 @@ fn main() {
                 id: ((batch * 1000 + i) as u64).into(),
                 vectors: BTreeMap::from([(String::new(), v.clone())]),
                 payload: serde_json::Map::new(),
+                text: None,
             })
             .collect();
         collection.upsert(points).unwrap();
@@ -110,7 +114,7 @@ fn main() {
         .collect();
 
     let top10 = |q: &[f32], ef: Option<usize>| Search {
-        vector: q.to_vec(),
+        query: Query::Nearest(q.to_vec()),
         using: None,
         filter: None,
         limit: 10,

@@ -4,8 +4,10 @@
 pub mod collections;
 pub mod documents;
 pub mod embed;
+pub mod search;
 
 pub use collections::{Collection, Store};
+pub use search::{Example, Group, Query, RecommendStrategy, Search};
 
 /// Why an operation failed.
 #[derive(Debug, Clone, thiserror::Error)]

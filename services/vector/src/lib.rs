@@ -1,7 +1,8 @@
 //! FlowForge vector service (`/api/v1/vector/`): collections of points (vectors with JSON
 //! payloads) on Qdrant's embedded engine, kept on disk under `FLOWFORGE_VECTOR_DATA_DIR`;
 //! points and queries may be given as text, embedded in-process with the llm service's
-//! embedding model; nearest-neighbour search with Qdrant's payload filters.
+//! embedding model; nearest-neighbour, keyword (BM25) and hybrid search with Qdrant's payload
+//! filters, recommendations, batches and groups.
 //!
 //! [`router`] gives the documented routes; [`app`] wraps them with the kit, opens the store and
 //! loads the embedding model in the background (`/health` says `starting` until it has).

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::domain::VectorError;
-use crate::domain::collections::{DistanceName, VectorSpace, VectorsConfig};
+use crate::domain::collections::{
+    CollectionSettings, DistanceName, KeywordSettings, VectorSpace, VectorsConfig,
+};
 use crate::state::AppState;
 
 /// `PUT collections/{name}`.
@@ -22,6 +24,10 @@ pub struct CreateCollectionRequest {
     /// `{"image": {"size", "distance"}, …}`. Default: the embedding model's 384 dimensions, cosine.
     #[schema(value_type = Option<Object>)]
     pub vectors: Option<Value>,
+    /// BM25 keyword search over the points' texts (`text`, or documents' chunks): `true`, or
+    /// `{"language": "german"}` for that language's stop words and stemmer (default english).
+    #[schema(value_type = Option<Object>)]
+    pub keywords: Option<Value>,
 }
 
 /// A collection and its counts.
@@ -31,6 +37,10 @@ pub struct CollectionResponse {
     pub name: String,
     #[schema(value_type = Object)]
     pub vectors: Value,
+    /// The keyword index's settings; absent when the collection has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub keywords: Option<Value>,
     pub points_count: usize,
     /// Vectors in the search index (the rest are scanned until the next optimization).
     pub indexed_vectors_count: usize,
@@ -44,6 +54,10 @@ fn describe(collection: &crate::domain::Collection) -> CollectionResponse {
     CollectionResponse {
         name: collection.name.clone(),
         vectors: serde_json::to_value(&collection.vectors).unwrap_or(Value::Null),
+        keywords: collection
+            .keywords
+            .as_ref()
+            .map(|k| serde_json::to_value(&k.settings).unwrap_or(Value::Null)),
         points_count: info.points,
         indexed_vectors_count: info.indexed_vectors,
         segments_count: info.segments,
@@ -98,11 +112,19 @@ pub async fn create_collection(
             )
         })?,
     };
+    let keywords = match request.keywords {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+        Some(Value::Bool(true)) => Some(KeywordSettings::default()),
+        Some(value) => Some(serde_json::from_value(value).map_err(|e| {
+            VectorError::invalid("keywords", format!("`true` or {{\"language\"}}: {e}"))
+        })?),
+    };
     state.record("create_collection");
     let store = state.store.clone();
+    let settings = CollectionSettings { vectors, keywords };
     let collection = state
         .cpu
-        .run(move || Ok(store.create(&name, vectors)?))
+        .run(move || Ok(store.create(&name, settings)?))
         .await?;
     Ok(Json(describe(&collection)))
 }

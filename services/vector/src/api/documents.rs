@@ -11,11 +11,14 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::{filter, point_id};
+use crate::api::points::SearchMode;
 use crate::domain::VectorError;
-use crate::domain::collections::{NewPoint, Search, Selector};
+use crate::domain::collections::{NewPoint, Selector};
 use crate::domain::documents::{
     CHUNK_KEY, CONTENT_KEY, Chunking, DOCUMENT_KEY, METADATA_KEY, chunk,
 };
+use crate::domain::search::DEFAULT_RRF_K;
+use crate::domain::{Query, Search};
 use crate::state::AppState;
 
 /// Most documents one request may carry.
@@ -138,6 +141,7 @@ pub async fn insert_documents(
                         id: point_id(&json!(uuid::Uuid::new_v4().to_string()), "id")?,
                         vectors: BTreeMap::new(),
                         payload,
+                        text: Some(piece.clone()),
                     });
                     texts.push(piece);
                 }
@@ -177,6 +181,9 @@ pub struct SearchDocumentsRequest {
     #[schema(value_type = Option<Object>)]
     pub filter: Option<Value>,
     pub score_threshold: Option<f32>,
+    /// `dense` (default), `keywords` or `hybrid` (collections created with `keywords`).
+    #[serde(default)]
+    pub mode: SearchMode,
 }
 
 /// The chunks nearest to a query, as `{content, metadata, score, documentId}`.
@@ -201,15 +208,29 @@ pub async fn search_documents(
     let filter = filter(request.filter)?;
     state.record("search_documents");
     let embedder = state.embedder.clone();
+    if request.query.trim().is_empty() {
+        return Err(VectorError::invalid("query", "the query is empty").into());
+    }
     let found = state
         .cpu
         .run(move || {
-            let vector = embedder
-                .embed(&[request.query.as_str()])?
-                .pop()
-                .ok_or_else(|| VectorError::Internal("no embedding".into()))?;
+            let embed = || -> Result<Vec<f32>, VectorError> {
+                embedder
+                    .embed(&[request.query.as_str()])?
+                    .pop()
+                    .ok_or_else(|| VectorError::Internal("no embedding".into()))
+            };
+            let query = match request.mode {
+                SearchMode::Dense => Query::Nearest(embed()?),
+                SearchMode::Keywords => Query::Keywords(request.query.clone()),
+                SearchMode::Hybrid => Query::Hybrid {
+                    vector: embed()?,
+                    text: request.query.clone(),
+                    rrf_k: DEFAULT_RRF_K,
+                },
+            };
             Ok(collection.search(Search {
-                vector,
+                query,
                 using: None,
                 filter,
                 limit,

@@ -11,7 +11,10 @@ use utoipa::ToSchema;
 
 use super::{filter, point_id, vectors_json};
 use crate::domain::VectorError;
-use crate::domain::collections::{NewPoint, Search, Selector, VectorsConfig};
+use crate::domain::collections::{NewPoint, Selector, VectorsConfig};
+use crate::domain::embed::TextEmbedder;
+use crate::domain::search::DEFAULT_RRF_K;
+use crate::domain::{Example, Query, RecommendStrategy, Search};
 use crate::state::AppState;
 
 /// Most points one upsert may carry.
@@ -159,6 +162,13 @@ pub async fn upsert_points(
                 let field = format!("points[{i}]");
                 let id = point_id(&input.id, &format!("{field}.id"))?;
                 let mut payload = input.payload.unwrap_or_default();
+                // Keyword search finds a point by its text, given or kept in its payload.
+                let text = input.text.clone().or_else(|| {
+                    payload
+                        .get(TEXT_KEY)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                });
                 let vectors = match (input.vector, input.text) {
                     (Some(vector), None) => {
                         vectors_of(vector, &format!("{field}.vector"), &collection.vectors)?
@@ -180,6 +190,7 @@ pub async fn upsert_points(
                     id,
                     vectors,
                     payload,
+                    text,
                 });
             }
             if !texts.is_empty() {
@@ -433,25 +444,45 @@ pub async fn count_points(
     Ok(Json(json!({ "count": count })))
 }
 
-/// `POST collections/{name}/points/search`.
+/// How a search matches points.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Nearest vectors (to `vector`, or to `text` embedded).
+    #[default]
+    Dense,
+    /// Best BM25 match for the words of `text` (collections created with `keywords`).
+    Keywords,
+    /// Both, fused by reciprocal rank: `text` for the words, and `vector` or `text` embedded.
+    Hybrid,
+}
+
+/// `POST collections/{name}/points/search` (and each search of a batch, and
+/// `points/search/groups` with `groupBy`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = json!({"text": "What do people eat?", "limit": 3, "filter": {"must": [{"key": "city", "match": {"value": "Berlin"}}]}}))]
 pub struct SearchRequest {
     /// The query vector…
     pub vector: Option<Vec<f32>>,
-    /// …or a text to embed.
+    /// …or a text to embed (and, for keyword and hybrid search, whose words are matched).
     pub text: Option<String>,
+    /// `dense` (default), `keywords` or `hybrid`.
+    #[serde(default)]
+    pub mode: SearchMode,
+    /// Reciprocal rank fusion's constant for hybrid search (default 60): a point scores
+    /// the sum over both lists of 1/(k + rank), the first rank 0.
+    pub rrf_k: Option<usize>,
     /// The named vector to search (collections with several).
     pub using: Option<String>,
     /// A Qdrant filter: `must`/`should`/`must_not` conditions on payload keys.
     #[schema(value_type = Option<Object>)]
     pub filter: Option<Value>,
-    /// Default 10.
+    /// Default 10 (groups: the number of groups).
     pub limit: Option<usize>,
     /// Results to skip (default 0).
     pub offset: Option<usize>,
-    /// Leave out results scoring below this.
+    /// Leave out results scoring below this (hybrid: the fused score).
     pub score_threshold: Option<f32>,
     /// Default true.
     pub with_payload: Option<bool>,
@@ -462,9 +493,133 @@ pub struct SearchRequest {
     pub exact: bool,
     /// The index walk's beam width: higher finds more of the true neighbours, slower.
     pub hnsw_ef: Option<usize>,
+    /// `points/search/groups` only: the payload key whose values group results.
+    pub group_by: Option<String>,
+    /// `points/search/groups` only: most points per group (default 3).
+    pub group_size: Option<usize>,
 }
 
-/// The points nearest to a vector or a text, best first.
+/// A search request checked, its text not yet embedded.
+struct CheckedSearch {
+    search: Search,
+    /// The text to embed into the query vector, when one is needed.
+    embed: Option<String>,
+}
+
+fn check_limit(limit: Option<usize>, default: usize) -> Result<usize, VectorError> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(VectorError::invalid(
+            "limit",
+            format!("between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    Ok(limit)
+}
+
+fn check_search(request: SearchRequest, field: &str) -> Result<CheckedSearch, VectorError> {
+    let limit = check_limit(request.limit, 10)?;
+    let filter = filter(request.filter)?;
+    let text = request.text.filter(|t| !t.trim().is_empty());
+    let (query, embed) = match (request.mode, request.vector, text) {
+        (SearchMode::Dense, Some(vector), None) => (Query::Nearest(vector), None),
+        (SearchMode::Dense, None, Some(text)) => (Query::Nearest(Vec::new()), Some(text)),
+        (SearchMode::Dense, _, _) => {
+            return Err(VectorError::invalid(
+                &format!("{field}vector"),
+                "give either vector or text",
+            ));
+        }
+        (SearchMode::Keywords, None, Some(text)) => (Query::Keywords(text), None),
+        (SearchMode::Keywords, Some(_), _) => {
+            return Err(VectorError::invalid(
+                &format!("{field}vector"),
+                "keyword search matches words: give text, not a vector",
+            ));
+        }
+        (SearchMode::Hybrid, vector, Some(text)) => {
+            let embed = vector.is_none().then(|| text.clone());
+            let query = Query::Hybrid {
+                vector: vector.unwrap_or_default(),
+                text,
+                rrf_k: request.rrf_k.unwrap_or(DEFAULT_RRF_K),
+            };
+            (query, embed)
+        }
+        (SearchMode::Keywords | SearchMode::Hybrid, _, None) => {
+            return Err(VectorError::invalid(
+                &format!("{field}text"),
+                "keyword and hybrid search need the text whose words to match",
+            ));
+        }
+    };
+    Ok(CheckedSearch {
+        search: Search {
+            query,
+            using: request.using,
+            filter,
+            limit,
+            offset: request.offset.unwrap_or(0),
+            score_threshold: request.score_threshold,
+            with_payload: request.with_payload.unwrap_or(true),
+            with_vector: request.with_vector.unwrap_or(false),
+            exact: request.exact,
+            hnsw_ef: request.hnsw_ef,
+        },
+        embed,
+    })
+}
+
+/// The searches with their texts embedded, all in one batch of the model.
+fn embed_queries(
+    embedder: &TextEmbedder,
+    checked: Vec<CheckedSearch>,
+) -> Result<Vec<Search>, VectorError> {
+    let texts: Vec<&str> = checked.iter().filter_map(|c| c.embed.as_deref()).collect();
+    let mut vectors = if texts.is_empty() {
+        Vec::new()
+    } else {
+        embedder.embed(&texts)?
+    }
+    .into_iter();
+    checked
+        .into_iter()
+        .map(|CheckedSearch { mut search, embed }| {
+            if embed.is_some() {
+                let embedded = vectors
+                    .next()
+                    .ok_or_else(|| VectorError::Internal("no embedding".into()))?;
+                match &mut search.query {
+                    Query::Nearest(vector) | Query::Hybrid { vector, .. } => *vector = embedded,
+                    Query::Keywords(_) | Query::Recommend { .. } => {}
+                }
+            }
+            Ok(search)
+        })
+        .collect()
+}
+
+fn scored(point: &qdrant_edge::ScoredPoint) -> PointResponse {
+    PointResponse {
+        id: serde_json::to_value(point.id).unwrap_or(Value::Null),
+        score: Some(point.score),
+        payload: point.payload.as_ref().map(|p| Value::Object(p.0.clone())),
+        vector: vectors_json(point.vector.as_ref()),
+    }
+}
+
+fn no_groups(request: &SearchRequest) -> Result<(), VectorError> {
+    if request.group_by.is_some() || request.group_size.is_some() {
+        return Err(VectorError::invalid(
+            "groupBy",
+            "grouped search is `points/search/groups`",
+        ));
+    }
+    Ok(())
+}
+
+/// The points nearest to a vector or a text, best first; or the best keyword matches; or both
+/// fused (`mode`).
 #[utoipa::path(
     post,
     path = "/api/v1/vector/collections/{name}/points/search",
@@ -482,48 +637,241 @@ pub async fn search_points(
     ApiJson(request): ApiJson<SearchRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let collection = state.store.get(&name)?;
-    let limit = request.limit.unwrap_or(10);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(VectorError::invalid("limit", format!("between 1 and {MAX_LIMIT}")).into());
-    }
-    let filter = filter(request.filter)?;
+    no_groups(&request)?;
+    let checked = check_search(request, "")?;
     state.record("search");
     let embedder = state.embedder.clone();
-    let scored = state
+    let found = state
         .cpu
         .run(move || {
-            let vector = match (request.vector, request.text) {
-                (Some(vector), None) => vector,
-                (None, Some(text)) => embedder
-                    .embed(&[text.as_str()])?
-                    .pop()
-                    .ok_or_else(|| VectorError::Internal("no embedding".into()))?,
-                _ => {
-                    return Err(VectorError::invalid("vector", "give either vector or text").into());
-                }
-            };
-            Ok(collection.search(Search {
-                vector,
-                using: request.using,
-                filter,
-                limit,
-                offset: request.offset.unwrap_or(0),
-                score_threshold: request.score_threshold,
-                with_payload: request.with_payload.unwrap_or(true),
-                with_vector: request.with_vector.unwrap_or(false),
-                exact: request.exact,
-                hnsw_ef: request.hnsw_ef,
-            })?)
+            let search = embed_queries(&embedder, vec![checked])?
+                .pop()
+                .ok_or_else(|| VectorError::Internal("no search".into()))?;
+            Ok(collection.search(search)?)
         })
         .await?;
-    let points: Vec<PointResponse> = scored
-        .iter()
-        .map(|point| PointResponse {
-            id: serde_json::to_value(point.id).unwrap_or(Value::Null),
-            score: Some(point.score),
-            payload: point.payload.as_ref().map(|p| Value::Object(p.0.clone())),
-            vector: vectors_json(point.vector.as_ref()),
+    let points: Vec<PointResponse> = found.iter().map(scored).collect();
+    Ok(Json(json!({ "points": points })))
+}
+
+/// Most searches in one batch.
+const MAX_BATCH: usize = 100;
+
+/// `POST collections/{name}/points/search/batch`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"searches": [{"text": "food", "limit": 2}, {"text": "weather", "limit": 2}]}))]
+pub struct SearchBatchRequest {
+    pub searches: Vec<SearchRequest>,
+}
+
+/// Several searches in one call, their texts embedded together.
+#[utoipa::path(
+    post,
+    path = "/api/v1/vector/collections/{name}/points/search/batch",
+    tag = "vector",
+    params(("name" = String, Path, description = "The collection")),
+    request_body = SearchBatchRequest,
+    responses(
+        (status = 200, description = "`{results: [{points}]}`, one per search, in order", body = Object),
+        (status = 422, description = "A bad search (its field is `searches[i]....`)", body = flowforge_service_kit::ErrorEnvelope)
+    )
+)]
+pub async fn search_batch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<SearchBatchRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let collection = state.store.get(&name)?;
+    if request.searches.is_empty() || request.searches.len() > MAX_BATCH {
+        return Err(VectorError::invalid(
+            "searches",
+            format!("between 1 and {MAX_BATCH} searches"),
+        )
+        .into());
+    }
+    let checked = request
+        .searches
+        .into_iter()
+        .enumerate()
+        .map(|(i, search)| {
+            no_groups(&search)?;
+            check_search(search, &format!("searches[{i}]."))
         })
+        .collect::<Result<Vec<_>, _>>()?;
+    state.record("search_batch");
+    let embedder = state.embedder.clone();
+    let results = state
+        .cpu
+        .run(move || {
+            embed_queries(&embedder, checked)?
+                .into_iter()
+                .map(|search| Ok(collection.search(search)?))
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
+        .await?;
+    let results: Vec<Value> = results
+        .iter()
+        .map(|found| json!({"points": found.iter().map(scored).collect::<Vec<_>>()}))
         .collect();
+    Ok(Json(json!({ "results": results })))
+}
+
+/// The best results grouped by a payload key's value: `limit` groups of up to `groupSize`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/vector/collections/{name}/points/search/groups",
+    tag = "vector",
+    params(("name" = String, Path, description = "The collection")),
+    request_body = SearchRequest,
+    responses(
+        (status = 200, description = "`{groups: [{id, hits: [{id, score, payload}]}]}`, best group first", body = Object),
+        (status = 422, description = "No groupBy, no query, a bad filter", body = flowforge_service_kit::ErrorEnvelope)
+    )
+)]
+pub async fn search_groups(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(mut request): ApiJson<SearchRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let collection = state.store.get(&name)?;
+    let group_by = request
+        .group_by
+        .take()
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| VectorError::invalid("groupBy", "name the payload key to group by"))?;
+    let group_size = request.group_size.take().unwrap_or(3);
+    if !(1..=100).contains(&group_size) {
+        return Err(VectorError::invalid("groupSize", "between 1 and 100").into());
+    }
+    if request.offset.is_some() {
+        return Err(VectorError::invalid("offset", "grouped search has no offset").into());
+    }
+    let checked = check_search(request, "")?;
+    if checked.search.limit > 1000 {
+        return Err(VectorError::invalid("limit", "at most 1000 groups").into());
+    }
+    state.record("search_groups");
+    let embedder = state.embedder.clone();
+    let groups = state
+        .cpu
+        .run(move || {
+            let search = embed_queries(&embedder, vec![checked])?
+                .pop()
+                .ok_or_else(|| VectorError::Internal("no search".into()))?;
+            Ok(collection.search_groups(search, &group_by, group_size)?)
+        })
+        .await?;
+    let groups: Vec<Value> = groups
+        .iter()
+        .map(|g| json!({"id": g.key, "hits": g.hits.iter().map(scored).collect::<Vec<_>>()}))
+        .collect();
+    Ok(Json(json!({ "groups": groups })))
+}
+
+/// How examples become a query.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyName {
+    /// One query: twice the positives' mean minus the negatives' (the default).
+    #[default]
+    AverageVector,
+    /// Each point scored by its closest positive, penalized when a negative is closer.
+    BestScore,
+    /// Each point scored by summed similarity to the positives minus to the negatives.
+    SumScores,
+}
+
+/// `POST collections/{name}/points/recommend`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"positive": [1, 7], "negative": [3], "limit": 5}))]
+pub struct RecommendRequest {
+    /// Examples to be like: point ids or vectors.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub positive: Vec<Value>,
+    /// Examples to be unlike: point ids or vectors.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub negative: Vec<Value>,
+    /// `average_vector` (default), `best_score` or `sum_scores`.
+    #[serde(default)]
+    pub strategy: StrategyName,
+    pub using: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<Value>,
+    /// Default 10.
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+    pub score_threshold: Option<f32>,
+    pub with_payload: Option<bool>,
+    pub with_vector: Option<bool>,
+    #[serde(default)]
+    pub exact: bool,
+    pub hnsw_ef: Option<usize>,
+}
+
+fn examples(values: &[Value], field: &str) -> Result<Vec<Example>, VectorError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| match value {
+            Value::Array(_) => serde_json::from_value(value.clone())
+                .map(Example::Vector)
+                .map_err(|_| {
+                    VectorError::invalid(&format!("{field}[{i}]"), "a vector is a list of numbers")
+                }),
+            _ => point_id(value, &format!("{field}[{i}]")).map(Example::Point),
+        })
+        .collect()
+}
+
+/// Points like the positive examples and unlike the negative ones (the examples that are
+/// stored points are left out).
+#[utoipa::path(
+    post,
+    path = "/api/v1/vector/collections/{name}/points/recommend",
+    tag = "vector",
+    params(("name" = String, Path, description = "The collection")),
+    request_body = RecommendRequest,
+    responses(
+        (status = 200, description = "`{points: [{id, score, payload}]}`", body = Object),
+        (status = 422, description = "No positive example, an unknown point, DIMENSION_MISMATCH", body = flowforge_service_kit::ErrorEnvelope)
+    )
+)]
+pub async fn recommend_points(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<RecommendRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let collection = state.store.get(&name)?;
+    let limit = check_limit(request.limit, 10)?;
+    let search = Search {
+        query: Query::Recommend {
+            positive: examples(&request.positive, "positive")?,
+            negative: examples(&request.negative, "negative")?,
+            strategy: match request.strategy {
+                StrategyName::AverageVector => RecommendStrategy::AverageVector,
+                StrategyName::BestScore => RecommendStrategy::BestScore,
+                StrategyName::SumScores => RecommendStrategy::SumScores,
+            },
+        },
+        using: request.using,
+        filter: filter(request.filter)?,
+        limit,
+        offset: request.offset.unwrap_or(0),
+        score_threshold: request.score_threshold,
+        with_payload: request.with_payload.unwrap_or(true),
+        with_vector: request.with_vector.unwrap_or(false),
+        exact: request.exact,
+        hnsw_ef: request.hnsw_ef,
+    };
+    state.record("recommend");
+    let found = state
+        .cpu
+        .run(move || Ok(collection.search(search)?))
+        .await?;
+    let points: Vec<PointResponse> = found.iter().map(scored).collect();
     Ok(Json(json!({ "points": points })))
 }

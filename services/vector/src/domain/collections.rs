@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use qdrant_edge::external::ordered_float::OrderedFloat;
+use qdrant_edge::bm25_embed::{EdgeBm25, EdgeBm25Config};
 use qdrant_edge::{
     CountRequest, CreateIndex, DeletePayloadOp, Distance, EdgeConfigBuilder, EdgeShard,
-    EdgeVectorParams, FieldIndexOperations, Filter, JsonPath, NamedQuery, Payload,
-    PayloadFieldSchema, PayloadOps, PayloadSchemaType, PointId, PointInsertOperations,
-    PointOperations, PointStructPersisted, QueryEnum, QueryRequest, Record, ScoredPoint,
-    ScoringQuery, ScrollRequest, SearchParams, SetPayloadOp, UpdateOperation, VectorInternal,
-    VectorPersisted, VectorStructPersisted, WithPayloadInterface, WithVector,
+    EdgeSparseVectorParamsBuilder, EdgeVectorParams, FieldIndexOperations, Filter, JsonPath,
+    Modifier, Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStructPersisted, Record, ScrollRequest,
+    SetPayloadOp, SparseVector, UpdateOperation, VectorPersisted, VectorStructPersisted,
+    WithPayloadInterface, WithVector,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -120,12 +120,96 @@ impl VectorsConfig {
     }
 }
 
+/// The sparse vector that holds a point's BM25 keyword weights.
+pub const KEYWORDS_VECTOR: &str = "bm25";
+
+/// Keyword (BM25) search over the points' texts, set when a collection is created.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeywordSettings {
+    /// The language whose stop words and stemmer apply (default english).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
+impl KeywordSettings {
+    /// The BM25 model these settings describe (k1 1.2, b 0.75, as Qdrant's).
+    fn model(&self) -> Result<EdgeBm25, VectorError> {
+        EdgeBm25::new(EdgeBm25Config {
+            language: self.language.clone(),
+            ..EdgeBm25Config::default()
+        })
+        .map_err(|e| VectorError::invalid("keywords.language", e.to_string()))
+    }
+}
+
+/// Everything a collection is created with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionSettings {
+    pub vectors: VectorsConfig,
+    /// BM25 keyword search, when enabled.
+    pub keywords: Option<KeywordSettings>,
+}
+
+/// `collection.json`: the settings, tagged with a format number so that a named vector called
+/// `vectors` is never mistaken for them; the first format held only the vectors.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SettingsFile {
+    Current {
+        format: u32,
+        vectors: VectorsConfig,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keywords: Option<KeywordSettings>,
+    },
+    VectorsOnly(VectorsConfig),
+}
+
+impl From<SettingsFile> for CollectionSettings {
+    fn from(file: SettingsFile) -> Self {
+        match file {
+            SettingsFile::Current {
+                vectors, keywords, ..
+            } => Self { vectors, keywords },
+            SettingsFile::VectorsOnly(vectors) => Self {
+                vectors,
+                keywords: None,
+            },
+        }
+    }
+}
+
+/// A collection's keyword search: its settings and the model that weighs words.
+pub struct Keywords {
+    pub settings: KeywordSettings,
+    model: EdgeBm25,
+}
+
+impl Keywords {
+    fn new(settings: KeywordSettings) -> Result<Self, VectorError> {
+        let model = settings.model()?;
+        Ok(Self { settings, model })
+    }
+
+    /// The document-side BM25 weights of `text` (term frequency, length-normalized).
+    pub fn document(&self, text: &str) -> SparseVector {
+        self.model.embed_document(text)
+    }
+
+    /// The query-side weights of `text` (one per distinct word; the engine applies IDF).
+    pub fn query(&self, text: &str) -> SparseVector {
+        self.model.embed_query(text)
+    }
+}
+
 /// A point to write: its id, its vectors by space name (`""` for the unnamed one), its payload.
 #[derive(Debug, Clone)]
 pub struct NewPoint {
     pub id: PointId,
     pub vectors: BTreeMap<String, Vec<f32>>,
     pub payload: Map<String, Value>,
+    /// The text whose words keyword search finds the point by (collections with keywords).
+    pub text: Option<String>,
 }
 
 /// Which points an operation touches.
@@ -135,28 +219,12 @@ pub enum Selector {
     Filter(Filter),
 }
 
-/// A nearest-neighbour search.
-#[derive(Debug, Clone)]
-pub struct Search {
-    pub vector: Vec<f32>,
-    pub using: Option<String>,
-    pub filter: Option<Filter>,
-    pub limit: usize,
-    pub offset: usize,
-    pub score_threshold: Option<f32>,
-    pub with_payload: bool,
-    pub with_vector: bool,
-    /// Compare with every point instead of walking the index.
-    pub exact: bool,
-    /// The index walk's beam width (higher: better recall, slower).
-    pub hnsw_ef: Option<usize>,
-}
-
 /// A collection: its settings and its shard.
 pub struct Collection {
     pub name: String,
     pub vectors: VectorsConfig,
-    shard: EdgeShard,
+    pub keywords: Option<Keywords>,
+    pub(super) shard: EdgeShard,
     /// Points written since the last optimization.
     pending: std::sync::atomic::AtomicUsize,
 }
@@ -166,6 +234,7 @@ impl std::fmt::Debug for Collection {
         f.debug_struct("Collection")
             .field("name", &self.name)
             .field("vectors", &self.vectors)
+            .field("keywords", &self.keywords.as_ref().map(|k| &k.settings))
             .finish_non_exhaustive()
     }
 }
@@ -232,18 +301,26 @@ impl Collection {
         let points = points
             .into_iter()
             .map(|point| {
-                let vector = match &self.vectors {
-                    VectorsConfig::Single(_) => VectorStructPersisted::Single(
-                        point.vectors.into_values().next().unwrap_or_default(),
-                    ),
-                    VectorsConfig::Named(_) => VectorStructPersisted::Named(
-                        point
-                            .vectors
-                            .into_iter()
-                            .map(|(name, v)| (name, VectorPersisted::Dense(v)))
-                            .collect(),
-                    ),
+                let sparse = match (&self.keywords, &point.text) {
+                    (Some(keywords), Some(text)) => Some(keywords.document(text)),
+                    _ => None,
                 };
+                let vector =
+                    match (&self.vectors, sparse) {
+                        (VectorsConfig::Single(_), None) => VectorStructPersisted::Single(
+                            point.vectors.into_values().next().unwrap_or_default(),
+                        ),
+                        (_, sparse) => VectorStructPersisted::Named(
+                            point
+                                .vectors
+                                .into_iter()
+                                .map(|(name, v)| (name, VectorPersisted::Dense(v)))
+                                .chain(sparse.map(|s| {
+                                    (KEYWORDS_VECTOR.to_owned(), VectorPersisted::Sparse(s))
+                                }))
+                                .collect(),
+                        ),
+                    };
                 PointStructPersisted {
                     id: point.id,
                     vector,
@@ -355,44 +432,6 @@ impl Collection {
         })?)
     }
 
-    /// The `limit` points nearest to `search.vector` that pass its filter.
-    pub fn search(&self, search: Search) -> Result<Vec<ScoredPoint>, VectorError> {
-        let (name, space) = self.vectors.space(search.using.as_deref())?;
-        if search.vector.len() != space.size {
-            return Err(VectorError::DimensionMismatch(format!(
-                "the collection's vectors have {} dimensions; the query has {}",
-                space.size,
-                search.vector.len()
-            )));
-        }
-        let offset = search.offset;
-        let limit = search.limit;
-        let request = QueryRequest {
-            prefetches: Vec::new(),
-            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
-                query: VectorInternal::Dense(search.vector),
-                using: (!name.is_empty()).then_some(name),
-            }))),
-            filter: search.filter,
-            score_threshold: search.score_threshold.map(OrderedFloat),
-            limit: search.limit,
-            offset: search.offset,
-            params: Some(SearchParams {
-                hnsw_ef: search.hnsw_ef,
-                exact: search.exact,
-                ..SearchParams::default()
-            }),
-            with_vector: with_vector(search.with_vector),
-            with_payload: with_payload(search.with_payload),
-        };
-        // The shard returns the first `offset + limit`; skipping is the caller's part (in
-        // Qdrant, the collection's).
-        let mut found = self.shard.query(request)?;
-        found.drain(..offset.min(found.len()));
-        found.truncate(limit);
-        Ok(found)
-    }
-
     /// Indexes payload field `field` as `kind` (keyword, integer, float, bool, text, uuid,
     /// datetime, geo), for fast filtering.
     pub fn create_index(&self, field: &str, kind: PayloadSchemaType) -> Result<(), VectorError> {
@@ -491,19 +530,21 @@ impl Store {
                 continue;
             }
             let text = std::fs::read_to_string(&settings).map_err(|e| io(&settings, e))?;
-            let vectors: VectorsConfig =
-                serde_json::from_str(&text).map_err(|e| io(&settings, e))?;
+            let file: SettingsFile = serde_json::from_str(&text).map_err(|e| io(&settings, e))?;
+            let CollectionSettings { vectors, keywords } = file.into();
             let name = path
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
                 .to_owned();
             let shard = EdgeShard::load(&path.join("shard"), None)?;
+            let keywords = keywords.map(Keywords::new).transpose()?;
             collections.insert(
                 name.clone(),
                 Arc::new(Collection {
                     name,
                     vectors,
+                    keywords,
                     shard,
                     pending: Default::default(),
                 }),
@@ -535,10 +576,22 @@ impl Store {
     pub fn create(
         &self,
         name: &str,
-        vectors: VectorsConfig,
+        settings: CollectionSettings,
     ) -> Result<Arc<Collection>, VectorError> {
         check_name(name)?;
+        let CollectionSettings { vectors, keywords } = settings;
         vectors.validate()?;
+        if keywords.is_some()
+            && matches!(&vectors, VectorsConfig::Named(spaces) if spaces.contains_key(KEYWORDS_VECTOR))
+        {
+            return Err(VectorError::invalid(
+                "vectors",
+                format!(
+                    "`{KEYWORDS_VECTOR}` is the keyword index's name; call the vector otherwise"
+                ),
+            ));
+        }
+        let keywords = keywords.map(Keywords::new).transpose()?;
         let mut collections = self
             .collections
             .write()
@@ -568,16 +621,32 @@ impl Store {
                 }
             }
         }
+        if keywords.is_some() {
+            // Qdrant's BM25 recipe: term weights stored, inverse document frequency applied
+            // by the engine at query time from its own counts.
+            config = config.sparse_vector(
+                KEYWORDS_VECTOR,
+                EdgeSparseVectorParamsBuilder::new()
+                    .modifier(Modifier::Idf)
+                    .build(),
+            );
+        }
         let shard_dir = dir.join("shard");
         std::fs::create_dir_all(&shard_dir).map_err(|e| io(&shard_dir, e))?;
         let shard = EdgeShard::new(&shard_dir, config.build())?;
         // The settings file last: a directory without it is not a collection.
         let settings = dir.join(SETTINGS_FILE);
-        let text = serde_json::to_string_pretty(&vectors).map_err(|e| io(&settings, e))?;
+        let file = SettingsFile::Current {
+            format: 2,
+            vectors: vectors.clone(),
+            keywords: keywords.as_ref().map(|k| k.settings.clone()),
+        };
+        let text = serde_json::to_string_pretty(&file).map_err(|e| io(&settings, e))?;
         std::fs::write(&settings, text).map_err(|e| io(&settings, e))?;
         let collection = Arc::new(Collection {
             name: name.to_owned(),
             vectors,
+            keywords,
             shard,
             pending: Default::default(),
         });
@@ -598,5 +667,52 @@ impl Store {
         let _ = std::fs::remove_file(dir.join(SETTINGS_FILE));
         drop(removed);
         std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> CollectionSettings {
+        serde_json::from_str::<SettingsFile>(text)
+            .map(CollectionSettings::from)
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn settings_files_of_both_formats_load() {
+        let space = VectorSpace {
+            size: 3,
+            distance: DistanceName::Dot,
+        };
+        // The first format: the vectors alone, unnamed or named (even a space named `vectors`).
+        assert_eq!(
+            settings(r#"{"size": 3, "distance": "dot"}"#),
+            CollectionSettings {
+                vectors: VectorsConfig::Single(space),
+                keywords: None
+            }
+        );
+        assert_eq!(
+            settings(r#"{"vectors": {"size": 3, "distance": "dot"}}"#),
+            CollectionSettings {
+                vectors: VectorsConfig::Named(BTreeMap::from([("vectors".into(), space)])),
+                keywords: None
+            }
+        );
+        let current = CollectionSettings {
+            vectors: VectorsConfig::Single(space),
+            keywords: Some(KeywordSettings {
+                language: Some("german".into()),
+            }),
+        };
+        let written = serde_json::to_string(&SettingsFile::Current {
+            format: 2,
+            vectors: current.vectors.clone(),
+            keywords: current.keywords.clone(),
+        })
+        .unwrap_or_default();
+        assert_eq!(settings(&written), current);
     }
 }

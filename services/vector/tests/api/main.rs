@@ -8,6 +8,7 @@
 mod collections;
 mod documents;
 mod points;
+mod queries;
 
 use std::path::PathBuf;
 use std::time::Duration;

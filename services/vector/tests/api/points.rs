@@ -6,7 +6,7 @@ use crate::collections::put;
 use crate::{Scratch, app};
 
 /// A deterministic pseudo-random vector.
-fn vector(seed: u64, size: usize) -> Vec<f32> {
+pub fn vector(seed: u64, size: usize) -> Vec<f32> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
     (0..size)
         .map(|_| {
@@ -18,7 +18,7 @@ fn vector(seed: u64, size: usize) -> Vec<f32> {
         .collect()
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
     dot / (norm(a) * norm(b))
