@@ -32,7 +32,7 @@ cargo build --release --locked -p flowforge-llm --example generate
 target="${CARGO_TARGET_DIR:-target}/release/examples"
 
 ours_embed="$("$target/throughput")"
-ours_generate="$("$target/generate" "Write a haiku about the sea." | tail -1)"
+ours_generate="$("$target/generate" "Write a haiku about the sea." | grep "best of 3")"
 reference="$(BENCH_THREADS=2 "$venv/bin/python" bench/llm/reference.py "$models")"
 
 rate() { grep -oE "$1[^0-9]*[0-9.]+" <<<"$2" | grep -oE '[0-9.]+$' | head -1; }

@@ -41,8 +41,19 @@ fn needs_requantizing(dtype: GgmlDType) -> bool {
 }
 
 impl LanguageModel {
-    /// Loads the GGUF at `path` as model `id`.
+    /// Loads the GGUF at `path` as model `id`, tensors of slow types re-quantized to Q8_0.
     pub fn load(id: &str, path: &Path, device: Device) -> Result<Self, LlmError> {
+        Self::load_requantized(id, path, device, GgmlDType::Q8_0)
+    }
+
+    /// Loads the GGUF at `path` as model `id`, tensors of slow types re-quantized to `target`
+    /// (Q8_0 or Q4_0).
+    pub fn load_requantized(
+        id: &str,
+        path: &Path,
+        device: Device,
+        target: GgmlDType,
+    ) -> Result<Self, LlmError> {
         let bytes = std::fs::read(path).map_err(|e| {
             LlmError::Load(format!(
                 "{}: {e} (run scripts/fetch-models.sh, or set FLOWFORGE_MODELS_DIR)",
@@ -88,7 +99,7 @@ impl LanguageModel {
             .values()
             .any(|t| needs_requantizing(t.ggml_dtype))
         {
-            let requantized = requantize(&content, &mut reader)?;
+            let requantized = requantize(&content, &mut reader, target)?;
             let mut reader = Cursor::new(requantized);
             let content = Content::read(&mut reader)?;
             ModelWeights::from_gguf(content, &mut reader, &device)?
@@ -119,8 +130,12 @@ impl LanguageModel {
     }
 }
 
-/// The same GGUF in memory with every slow tensor type turned into Q8_0.
-fn requantize(content: &Content, reader: &mut Cursor<Vec<u8>>) -> Result<Vec<u8>, LlmError> {
+/// The same GGUF in memory with every slow tensor type turned into `target`.
+fn requantize(
+    content: &Content,
+    reader: &mut Cursor<Vec<u8>>,
+    target: GgmlDType,
+) -> Result<Vec<u8>, LlmError> {
     let device = Device::Cpu;
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
@@ -129,7 +144,7 @@ fn requantize(content: &Content, reader: &mut Cursor<Vec<u8>>) -> Result<Vec<u8>
         let tensor = content.tensor(reader, name, &device)?;
         let columns = tensor.shape().dims().last().copied().unwrap_or(0);
         let tensor = if needs_requantizing(tensor.dtype()) && columns % 32 == 0 {
-            QTensor::quantize(&tensor.dequantize(&device)?, GgmlDType::Q8_0)?
+            QTensor::quantize(&tensor.dequantize(&device)?, target)?
         } else {
             tensor
         };
