@@ -1,5 +1,7 @@
 //! The embedded engine on 100k generated 384-d vectors: upsert rate, index build time, search
-//! QPS with 2 threads, and recall@10 against an exact brute force computed here.
+//! QPS with 2 threads, and recall@10 against an exact brute force computed here; then the same
+//! points with generated texts in a collection with a keyword index: upsert rate, keyword and
+//! hybrid search QPS.
 //! Usage: cargo run --release -p flowforge-vector --example bench -- [points] [queries]
 //!
 //! Vectors are clustered (200 centres, Gaussian spread), the shape real embeddings have;
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use flowforge_vector::domain::collections::{
-    CollectionSettings, DistanceName, NewPoint, VectorSpace, VectorsConfig,
+    CollectionSettings, DistanceName, KeywordSettings, NewPoint, VectorSpace, VectorsConfig,
 };
 use flowforge_vector::domain::{Query, Search, Store};
 
@@ -51,11 +53,17 @@ fn main() {
         .map(|_| (0..DIMENSIONS).map(|_| rng.normal()).collect())
         .collect();
     let sample = |rng: &mut Rng| {
-        let centre = &centres[(rng.next() * centres.len() as f32) as usize % centres.len()];
-        normalize(centre.iter().map(|c| c + 0.6 * rng.normal()).collect())
+        let cluster = (rng.next() * centres.len() as f32) as usize % centres.len();
+        let vector = centres[cluster]
+            .iter()
+            .map(|c| c + 0.6 * rng.normal())
+            .collect();
+        (cluster, normalize(vector))
     };
-    let data: Vec<Vec<f32>> = (0..points).map(|_| sample(&mut rng)).collect();
-    let query_vectors: Vec<Vec<f32>> = (0..queries).map(|_| sample(&mut rng)).collect();
+    let (clusters, data): (Vec<usize>, Vec<Vec<f32>>) =
+        (0..points).map(|_| sample(&mut rng)).unzip();
+    let (query_clusters, query_vectors): (Vec<usize>, Vec<Vec<f32>>) =
+        (0..queries).map(|_| sample(&mut rng)).unzip();
 
     let dir = std::env::temp_dir().join(format!("flowforge-vector-bench-{}", std::process::id()));
     let store = Store::open(&dir).unwrap();
@@ -155,6 +163,142 @@ fn main() {
         );
     }
     drop(collection);
+    keywords(&store, &data, &clusters, &query_vectors, &query_clusters);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A text for a point of `cluster`: words of its topic among words every topic shares, the
+/// way documents on one subject share their rarer words.
+fn text(rng: &mut Rng, cluster: usize, words: usize) -> String {
+    (0..words)
+        .map(|_| {
+            if rng.next() < 0.4 {
+                format!("topic{cluster}word{}", (rng.next() * 30.0) as usize)
+            } else {
+                format!("common{}", (rng.next() * 500.0) as usize)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The same points with texts in a collection with a keyword index: upsert rate, and QPS of
+/// keyword (BM25) and hybrid search; a keyword hit must hold a query word.
+fn keywords(
+    store: &Store,
+    data: &[Vec<f32>],
+    clusters: &[usize],
+    query_vectors: &[Vec<f32>],
+    query_clusters: &[usize],
+) {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let collection = store
+        .create(
+            "bench-keywords",
+            CollectionSettings {
+                vectors: VectorsConfig::Single(VectorSpace {
+                    size: DIMENSIONS,
+                    distance: DistanceName::Cosine,
+                }),
+                keywords: Some(KeywordSettings::default()),
+            },
+        )
+        .unwrap();
+    let texts: Vec<String> = clusters.iter().map(|&c| text(&mut rng, c, 12)).collect();
+    let started = Instant::now();
+    for (batch, chunk) in data.chunks(1000).enumerate() {
+        let points = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let id = batch * 1000 + i;
+                NewPoint {
+                    id: (id as u64).into(),
+                    vectors: BTreeMap::from([(String::new(), v.clone())]),
+                    payload: serde_json::Map::from_iter([(
+                        "text".to_owned(),
+                        serde_json::Value::String(texts[id].clone()),
+                    )]),
+                    text: Some(texts[id].clone()),
+                }
+            })
+            .collect();
+        collection.upsert(points).unwrap();
+    }
+    collection.optimize().unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "keywords: {} points with 12-word texts upserted and indexed in {seconds:.2} s = {:.0} points/s",
+        data.len(),
+        data.len() as f64 / seconds
+    );
+    let query_texts: Vec<String> = query_clusters
+        .iter()
+        .map(|&c| {
+            (0..3)
+                .map(|_| format!("topic{c}word{}", (rng.next() * 30.0) as usize))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let search = |query: Query| Search {
+        query,
+        using: None,
+        filter: None,
+        limit: 10,
+        offset: 0,
+        score_threshold: None,
+        with_payload: false,
+        with_vector: false,
+        exact: false,
+        hnsw_ef: None,
+    };
+    // Every keyword hit holds one of the query's words.
+    let mut hits = 0;
+    let mut holding = 0;
+    for q in query_texts.iter().take(100) {
+        let found = collection
+            .search(Search {
+                with_payload: true,
+                ..search(Query::Keywords(q.clone()))
+            })
+            .unwrap();
+        for point in &found {
+            hits += 1;
+            let text = point.payload.as_ref().unwrap().0["text"].as_str().unwrap();
+            holding += usize::from(q.split(' ').any(|w| text.split(' ').any(|t| t == w)));
+        }
+    }
+    println!(
+        "keywords: {holding} of {hits} top-10 hits hold a query word (100 queries of 3 topic words)"
+    );
+    for (name, hybrid) in [("keywords", false), ("hybrid", true)] {
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            let half = query_texts.len().div_ceil(2);
+            for (texts, vectors) in query_texts.chunks(half).zip(query_vectors.chunks(half)) {
+                let collection = &collection;
+                scope.spawn(move || {
+                    for (text, vector) in texts.iter().zip(vectors) {
+                        let query = if hybrid {
+                            Query::Hybrid {
+                                vector: vector.clone(),
+                                text: text.clone(),
+                                rrf_k: 60,
+                            }
+                        } else {
+                            Query::Keywords(text.clone())
+                        };
+                        collection.search(search(query)).unwrap();
+                    }
+                });
+            }
+        });
+        println!(
+            "search {name}: {:.0} QPS (2 threads, {} queries, top 10)",
+            query_texts.len() as f64 / started.elapsed().as_secs_f64(),
+            query_texts.len()
+        );
+    }
 }
