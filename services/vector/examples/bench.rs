@@ -121,20 +121,12 @@ fn main() {
         })
         .collect();
 
-    let top10 = |q: &[f32], ef: Option<usize>| Search {
-        query: Query::Nearest(q.to_vec()),
-        using: None,
-        filter: None,
-        limit: 10,
-        offset: 0,
-        score_threshold: None,
-        with_payload: false,
-        with_vector: false,
-        exact: false,
-        hnsw_ef: ef,
-    };
     for ef in [None, Some(128), Some(256)] {
-        let search = |q: &Vec<f32>| collection.search(top10(q, ef)).unwrap();
+        let search = |q: &Vec<f32>| {
+            collection
+                .search(top10(Query::Nearest(q.to_vec()), ef))
+                .unwrap()
+        };
         let mut found = 0;
         for (q, truth) in query_vectors[..checked].iter().zip(&truth) {
             let ids: Vec<u64> = search(q)
@@ -151,7 +143,9 @@ fn main() {
                 let collection = Arc::clone(&collection);
                 scope.spawn(move || {
                     for q in half {
-                        collection.search(top10(q, ef)).unwrap();
+                        collection
+                            .search(top10(Query::Nearest(q.to_vec()), ef))
+                            .unwrap();
                     }
                 });
             }
@@ -166,6 +160,22 @@ fn main() {
     keywords(&store, &data, &clusters, &query_vectors, &query_clusters);
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The best 10 for `query`, without payloads or vectors.
+fn top10(query: Query, hnsw_ef: Option<usize>) -> Search {
+    Search {
+        query,
+        using: None,
+        filter: None,
+        limit: 10,
+        offset: 0,
+        score_threshold: None,
+        with_payload: false,
+        with_vector: false,
+        exact: false,
+        hnsw_ef,
+    }
 }
 
 /// A text for a point of `cluster`: words of its topic among words every topic shares, the
@@ -242,18 +252,6 @@ fn keywords(
                 .join(" ")
         })
         .collect();
-    let search = |query: Query| Search {
-        query,
-        using: None,
-        filter: None,
-        limit: 10,
-        offset: 0,
-        score_threshold: None,
-        with_payload: false,
-        with_vector: false,
-        exact: false,
-        hnsw_ef: None,
-    };
     // Every keyword hit holds one of the query's words.
     let mut hits = 0;
     let mut holding = 0;
@@ -261,7 +259,7 @@ fn keywords(
         let found = collection
             .search(Search {
                 with_payload: true,
-                ..search(Query::Keywords(q.clone()))
+                ..top10(Query::Keywords(q.clone()), None)
             })
             .unwrap();
         for point in &found {
@@ -290,7 +288,7 @@ fn keywords(
                         } else {
                             Query::Keywords(text.clone())
                         };
-                        collection.search(search(query)).unwrap();
+                        collection.search(top10(query, None)).unwrap();
                     }
                 });
             }
