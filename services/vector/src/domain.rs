@@ -42,6 +42,21 @@ impl VectorError {
             message: message.into(),
         }
     }
+
+    /// The same error, said of the part of a request at `path` (one search of a batch, say).
+    pub fn in_field(self, path: &str) -> Self {
+        match self {
+            Self::Invalid { field, message } => Self::Invalid {
+                field: format!("{path}.{field}"),
+                message,
+            },
+            Self::DimensionMismatch(message) => {
+                Self::DimensionMismatch(format!("{path}: {message}"))
+            }
+            Self::Engine(message) => Self::Engine(format!("{path}: {message}")),
+            other => other,
+        }
+    }
 }
 
 impl From<qdrant_edge::OperationError> for VectorError {

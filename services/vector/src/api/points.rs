@@ -706,7 +706,12 @@ pub async fn search_batch(
         .run(move || {
             embed_queries(&embedder, checked)?
                 .into_iter()
-                .map(|search| Ok(collection.search(search)?))
+                .enumerate()
+                .map(|(i, search)| {
+                    collection
+                        .search(search)
+                        .map_err(|e| ApiError::from(e.in_field(&format!("searches[{i}]"))))
+                })
                 .collect::<Result<Vec<_>, ApiError>>()
         })
         .await?;

@@ -150,7 +150,13 @@ async fn batches_answer_each_search_and_groups_take_the_best_of_each_key() {
         )
         .await
         .error(422, "DIMENSION_MISMATCH");
-    assert!(error["message"].is_string());
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("searches[1]: "),
+        "{error}"
+    );
     app.post_json(
         "/api/v1/vector/collections/cities/points/search/batch",
         &json!({"searches": [{"limit": 3}]}),
