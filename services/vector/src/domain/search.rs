@@ -396,20 +396,18 @@ fn exclude(ids: &[PointId]) -> Result<Option<Filter>, VectorError> {
 
 /// The values of payload key `key` (dotted for nested objects) that a point can be grouped by.
 fn group_keys(payload: Option<&qdrant_edge::Payload>, key: &str) -> Vec<Value> {
-    let mut value = match payload {
-        Some(payload) => Value::Object(payload.0.clone()),
-        None => return Vec::new(),
+    let Some(payload) = payload else {
+        return Vec::new();
     };
-    for part in key.split('.') {
-        value = match value {
-            Value::Object(mut map) => map.remove(part).unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
+    let mut parts = key.split('.');
+    let mut value = parts.next().and_then(|first| payload.0.get(first));
+    for part in parts {
+        value = value.and_then(|v| v.get(part));
     }
-    let groupable = |v: &Value| v.is_string() || v.is_i64() || v.is_u64();
+    let groupable = |v: &&Value| v.is_string() || v.is_i64() || v.is_u64();
     match value {
-        Value::Array(items) => items.into_iter().filter(groupable).collect(),
-        v if groupable(&v) => vec![v],
+        Some(Value::Array(items)) => items.iter().filter(groupable).cloned().collect(),
+        Some(v) if groupable(&v) => vec![v.clone()],
         _ => Vec::new(),
     }
 }

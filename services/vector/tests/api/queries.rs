@@ -211,6 +211,26 @@ async fn batches_answer_each_search_and_groups_take_the_best_of_each_key() {
     )
     .await
     .error(422, "VALIDATION_ERROR");
+    // The limits: group sizes, no offset for groups, at most 100 searches a batch.
+    for bad in [
+        json!({"vector": q1, "groupBy": "city", "groupSize": 0}),
+        json!({"vector": q1, "groupBy": "city", "groupSize": 101}),
+        json!({"vector": q1, "groupBy": "city", "offset": 3}),
+    ] {
+        app.post_json(
+            "/api/v1/vector/collections/cities/points/search/groups",
+            &bad,
+        )
+        .await
+        .error(422, "VALIDATION_ERROR");
+    }
+    let too_many: Vec<Value> = (0..101).map(|_| json!({"vector": q1})).collect();
+    app.post_json(
+        "/api/v1/vector/collections/cities/points/search/batch",
+        &json!({"searches": too_many}),
+    )
+    .await
+    .error(422, "VALIDATION_ERROR");
 }
 
 const NOTES: [&str; 5] = [
