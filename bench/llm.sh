@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The llm service's models against the reference runtimes, in one run on this machine:
 #   embeddings: sentences/s at batch 1 and 32 (256 twelve-word sentences), flowforge-embeddings
-#               (candle) against sentence-transformers on PyTorch CPU, same all-MiniLM-L6-v2 files;
+#               (its native encoder) against sentence-transformers on PyTorch CPU, same
+#               all-MiniLM-L6-v2 files;
 #   generation: decode tokens/s of greedy generation after the same chat prompt, flowforge-llm's
 #               model (candle, Q4_1 re-quantized to Q8_0) against llama.cpp (llama-cpp-python) on
 #               the same GGUF.
@@ -45,3 +46,5 @@ echo "|---|---|---|---|---|"
 echo "| embeddings, batch 1 (sentences/s) | $r1 | $e1 | $(ratio "$e1" "$r1")x | >= 2x |"
 echo "| embeddings, batch 32 (sentences/s) | $r32 | $e32 | $(ratio "$e32" "$r32")x | >= 2x |"
 echo "| generation, decode (tokens/s) | $rg | $g | $(ratio "$g" "$rg")x | >= 0.8x |"
+c1=$(rate "candle batch  1:" "$ours_embed"); c32=$(rate "candle batch 32:" "$ours_embed")
+echo "(candle's BertModel on the same machine: batch 1 $c1, batch 32 $c32 sentences/s)"

@@ -1,5 +1,6 @@
-//! Sentences per second of the default embedding model at batch 1 and 32, on the CPU.
-//! Usage: cargo run --release -p flowforge-embeddings --example throughput
+//! Sentences per second of the default embedding model at batch 1 and 32, on the CPU: the
+//! native encoder (what the services run), then candle's `BertModel` for comparison.
+//! Usage: cargo run --release -p flowforge-embeddings --example throughput [native]
 
 use std::time::Instant;
 
@@ -7,7 +8,6 @@ use candle_core::Device;
 use flowforge_embeddings::{Embedder, default_model_dir};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let model = Embedder::load(&default_model_dir(), Device::Cpu)?;
     let words = [
         "invoice",
         "payment",
@@ -29,14 +29,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    model.embed(&texts[..8])?;
-    for batch in [1usize, 32] {
-        let started = Instant::now();
-        for chunk in texts.chunks(batch) {
-            model.embed(chunk)?;
+    let native = Embedder::load(&default_model_dir(), Device::Cpu)?;
+    let mut models = vec![("", native)];
+    if std::env::args().nth(1).as_deref() != Some("native") {
+        models.push((
+            "candle ",
+            Embedder::load_candle(&default_model_dir(), Device::Cpu)?,
+        ));
+    }
+    for (name, model) in &models {
+        model.embed(&texts[..8])?;
+        for batch in [1usize, 32] {
+            let started = Instant::now();
+            for chunk in texts.chunks(batch) {
+                model.embed(chunk)?;
+            }
+            let rate = texts.len() as f64 / started.elapsed().as_secs_f64();
+            println!("{name}batch {batch:>2}: {rate:.1} sentences/s");
         }
-        let rate = texts.len() as f64 / started.elapsed().as_secs_f64();
-        println!("batch {batch:>2}: {rate:.1} sentences/s");
     }
     Ok(())
 }

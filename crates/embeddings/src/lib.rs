@@ -1,8 +1,9 @@
 //! Sentence embeddings from BERT-family models (safetensors + tokenizer.json, e.g.
 //! sentence-transformers/all-MiniLM-L6-v2 as `scripts/fetch-models.sh` installs it) on candle:
 //! tokenized as one padded batch, mean-pooled over the attention mask and L2-normalized, the way
-//! sentence-transformers computes them. CPU by default; the `cuda` feature runs the same code on
-//! a GPU.
+//! sentence-transformers computes them. On the CPU the model runs in the crate's own encoder
+//! (`native`: packed sequences, fused passes around candle's matrix products); on a GPU (the
+//! `cuda` feature) and for comparison it runs as candle's `BertModel`.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,8 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+mod native;
 
 /// Why embedding failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,13 +58,19 @@ pub fn default_model_dir() -> PathBuf {
     models_dir().join("all-minilm-l6-v2")
 }
 
+/// Which implementation runs the model.
+enum Encoder {
+    Native(native::NativeBert),
+    Candle { model: BertModel, device: Device },
+}
+
 /// A loaded embedding model.
 pub struct Embedder {
-    model: BertModel,
+    encoder: Encoder,
+    /// Truncates to `max_tokens`; pads to the batch's longest only for candle's model.
     tokenizer: Tokenizer,
     /// The same tokenizer without padding or truncation, for counting.
     unbounded: Tokenizer,
-    device: Device,
     dimensions: usize,
     max_tokens: usize,
 }
@@ -86,8 +95,20 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
 }
 
 impl Embedder {
-    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir` onto `device`.
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir` onto `device`:
+    /// the native encoder on the CPU, candle's `BertModel` elsewhere.
     pub fn load(dir: &Path, device: Device) -> Result<Self> {
+        let native = device.is_cpu();
+        Self::load_as(dir, device, native)
+    }
+
+    /// Loads the model as candle's `BertModel` on `device`, whatever the device: what the GPU
+    /// build runs, and the reference the native encoder is tested against.
+    pub fn load_candle(dir: &Path, device: Device) -> Result<Self> {
+        Self::load_as(dir, device, false)
+    }
+
+    fn load_as(dir: &Path, device: Device, native: bool) -> Result<Self> {
         let config: Config = serde_json::from_slice(&read(dir, "config.json")?)
             .map_err(|e| EmbeddingError::Load(format!("config.json: {e}")))?;
         let max_positions = serde_json::from_slice::<serde_json::Value>(&read(dir, "config.json")?)
@@ -101,8 +122,9 @@ impl Embedder {
         unbounded
             .with_truncation(None)
             .map_err(|e| EmbeddingError::Load(format!("tokenizer.json: {e}")))?;
-        // The shipped tokenizer pads every input to 128 tokens; a batch only needs its longest.
-        tokenizer.with_padding(Some(PaddingParams {
+        // The shipped tokenizer pads every input to 128 tokens; candle's model needs a batch
+        // padded only to its longest, the native encoder packs the inputs unpadded.
+        tokenizer.with_padding((!native).then(|| PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
             ..PaddingParams::default()
         }));
@@ -116,14 +138,18 @@ impl Embedder {
             .map_err(|e| EmbeddingError::Load(format!("tokenizer.json: {e}")))?;
         let tensors =
             candle_core::safetensors::load_buffer(&read(dir, "model.safetensors")?, &device)?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model =
-            BertModel::load(vb, &config).map_err(|e| EmbeddingError::Load(e.to_string()))?;
+        let encoder = if native {
+            Encoder::Native(native::NativeBert::load(&tensors, &config)?)
+        } else {
+            let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+            let model =
+                BertModel::load(vb, &config).map_err(|e| EmbeddingError::Load(e.to_string()))?;
+            Encoder::Candle { model, device }
+        };
         Ok(Self {
-            model,
+            encoder,
             tokenizer,
             unbounded,
-            device,
             dimensions: config.hidden_size,
             max_tokens,
         })
@@ -157,22 +183,66 @@ impl Embedder {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| EmbeddingError::Tokenize(e.to_string()))?;
-        let rows = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor> {
+        match &self.encoder {
+            Encoder::Native(model) => {
+                let inputs: Vec<native::Tokens<'_>> = encodings
+                    .iter()
+                    .map(|e| native::Tokens {
+                        ids: e.get_ids(),
+                        type_ids: e.get_type_ids(),
+                    })
+                    .collect();
+                let hidden = model.forward(&inputs)?;
+                let mut rows = hidden.chunks_exact(self.dimensions);
+                Ok(inputs
+                    .iter()
+                    .map(|input| {
+                        mean_of_unit_length(rows.by_ref().take(input.ids.len()), self.dimensions)
+                    })
+                    .collect())
+            }
+            Encoder::Candle { model, device } => {
+                Self::embed_candle(model, device, &encodings).map_err(Into::into)
+            }
+        }
+    }
+
+    fn embed_candle(
+        model: &BertModel,
+        device: &Device,
+        encodings: &[tokenizers::Encoding],
+    ) -> candle_core::Result<Vec<Vec<f32>>> {
+        let rows = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| {
             let data: Vec<Vec<u32>> = encodings.iter().map(|e| f(e).to_vec()).collect();
-            Ok(Tensor::new(data, &self.device)?)
+            Tensor::new(data, device)
         };
         let ids = rows(&|e| e.get_ids())?;
         let types = rows(&|e| e.get_type_ids())?;
         let mask = rows(&|e| e.get_attention_mask())?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let hidden = model.forward(&ids, &types, Some(&mask))?;
         // Mean over the real tokens only: padding must not pull the average.
         let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
         let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
         let mean = summed.broadcast_div(&counts)?;
         let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        mean.broadcast_div(&norms)?.to_vec2::<f32>()
     }
+}
+
+/// The mean of `rows`, scaled to unit length (a zero mean stays zero).
+fn mean_of_unit_length<'a>(rows: impl Iterator<Item = &'a [f32]>, dimensions: usize) -> Vec<f32> {
+    let mut mean = vec![0f32; dimensions];
+    let mut count = 0usize;
+    for row in rows {
+        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+        count += 1;
+    }
+    let scale = 1.0 / count.max(1) as f32;
+    mean.iter_mut().for_each(|m| *m *= scale);
+    let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+    mean.iter_mut().for_each(|m| *m /= norm);
+    mean
 }
 
 /// Cosine similarity of two vectors.

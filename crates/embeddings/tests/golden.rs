@@ -68,3 +68,32 @@ fn a_missing_model_names_the_fix() {
     let error = Embedder::load(std::path::Path::new("/nonexistent"), Device::Cpu).unwrap_err();
     assert!(error.to_string().contains("fetch-models.sh"), "{error}");
 }
+
+#[test]
+fn the_native_encoder_computes_what_candles_bert_computes() {
+    let native = embedder();
+    let candle =
+        Embedder::load_candle(&default_model_dir(), Device::Cpu).unwrap_or_else(|e| panic!("{e}"));
+    // Mixed lengths, so candle pads and masks while the native encoder packs; one input is cut
+    // at the token limit on both sides.
+    let long = "the quarterly report was late again ".repeat(60);
+    let texts = [
+        "A man is eating food.",
+        "Zwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich.",
+        "",
+        "a",
+        long.as_str(),
+        "Invoices are paid within 30 days of the shipping date, unless agreed otherwise.",
+    ];
+    let expected = candle.embed(&texts).unwrap();
+    let actual = native.embed(&texts).unwrap();
+    for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
+        let drift = a
+            .iter()
+            .zip(e)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(drift < 2e-5, "input {i}: largest difference {drift}");
+    }
+    assert_eq!(actual.len(), texts.len());
+}
