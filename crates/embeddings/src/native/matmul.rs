@@ -62,8 +62,9 @@ impl PackedMatrix {
         self.n
     }
 
-    /// `x · self` for `x` of `rows × k`, as `rows × n` floats; rows are split across the
-    /// rayon pool.
+    /// `x · self` for `x` of `rows × k`, as `rows × n` floats, split across the rayon pool:
+    /// by rows when there are many, else by panels, so that each thread streams only its share
+    /// of a weight that does not fit in cache (at batch 1 the product is bound by that stream).
     pub(crate) fn multiply(&self, x: &[f32], rows: usize) -> Vec<f32> {
         assert_eq!(x.len(), rows * self.k, "{rows} rows of {}", self.k);
         let mut out = vec![0f32; rows * self.n];
@@ -71,25 +72,59 @@ impl PackedMatrix {
             return out;
         }
         let threads = rayon::current_num_threads().max(1);
-        let per_task = rows.div_ceil(threads).max(1);
-        out.par_chunks_mut(per_task * self.n)
-            .zip(x.par_chunks(per_task * self.k))
-            .for_each(|(out, x)| {
-                self.arch.dispatch(Rows {
-                    matrix: self,
-                    x,
-                    out,
+        let panels = self.n.div_ceil(self.width);
+        if threads == 1 || rows >= 4 * MR_WIDE * threads || panels < threads {
+            let per_task = rows.div_ceil(threads).max(1);
+            out.par_chunks_mut(per_task * self.n)
+                .zip(x.par_chunks(per_task * self.k))
+                .for_each(|(out, x)| {
+                    self.arch.dispatch(Rows {
+                        matrix: self,
+                        x,
+                        panels: 0..panels,
+                        out,
+                        out_width: self.n,
+                    })
+                });
+        } else {
+            let per_task = panels.div_ceil(threads);
+            let parts: Vec<(usize, usize, Vec<f32>)> = (0..panels)
+                .step_by(per_task)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|first| {
+                    let range = first..(first + per_task).min(panels);
+                    let column = first * self.width;
+                    let width = (range.end * self.width).min(self.n) - column;
+                    let mut part = vec![0f32; rows * width];
+                    self.arch.dispatch(Rows {
+                        matrix: self,
+                        x,
+                        panels: range,
+                        out: &mut part,
+                        out_width: width,
+                    });
+                    (column, width, part)
                 })
-            });
+                .collect();
+            for (column, width, part) in parts {
+                for (row, values) in out.chunks_exact_mut(self.n).zip(part.chunks_exact(width)) {
+                    row[column..column + width].copy_from_slice(values);
+                }
+            }
+        }
         out
     }
 }
 
-/// One task's rows of a product.
+/// One task's share of a product: its rows of `x` times the panels in `panels`, into `out`
+/// (`rows × out_width`, the first column being the first panel's).
 struct Rows<'a> {
     matrix: &'a PackedMatrix,
     x: &'a [f32],
+    panels: std::ops::Range<usize>,
     out: &'a mut [f32],
+    out_width: usize,
 }
 
 impl WithSimd for Rows<'_> {
@@ -107,8 +142,15 @@ impl WithSimd for Rows<'_> {
 
 #[inline(always)]
 fn rows<S: Simd, const MR: usize>(simd: S, task: Rows<'_>) {
-    let Rows { matrix, x, out } = task;
+    let Rows {
+        matrix,
+        x,
+        panels,
+        out,
+        out_width,
+    } = task;
     let (k, n, width) = (matrix.k, matrix.n, matrix.width);
+    let first_column = panels.start * width;
     debug_assert_eq!(width, 2 * S::F32_LANES);
     let rows = x.len() / k;
     let block_rows = (BLOCK_BYTES / (4 * k)).max(MR) / MR * MR;
@@ -133,17 +175,19 @@ fn rows<S: Simd, const MR: usize>(simd: S, task: Rows<'_>) {
                 }
             }
         }
-        for (p, panel) in matrix.panels.chunks_exact(k * width).enumerate() {
+        let chosen = &matrix.panels[panels.start * k * width..panels.end * k * width];
+        for (p, panel) in chosen.chunks_exact(k * width).enumerate() {
             let (panel, _) = S::as_simd_f32s(panel);
             let column = p * width;
-            let columns = width.min(n - column);
+            let columns = width.min(n - first_column - column);
             for b in 0..blocks {
                 let block = &packed[b * MR * k..(b + 1) * MR * k];
                 let tile = kernel::<S, MR>(simd, block, panel);
                 let live = MR.min(count - b * MR);
                 for (r, values) in tile.iter().take(live).enumerate() {
                     let row = first + b * MR + r;
-                    let target = &mut out[row * n + column..row * n + column + columns];
+                    let start = row * out_width + column;
+                    let target = &mut out[start..start + columns];
                     let mut lanes = [0f32; 64];
                     let (vectors, _) = S::as_mut_simd_f32s(&mut lanes[..width]);
                     vectors[0] = values[0];
