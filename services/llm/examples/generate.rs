@@ -1,8 +1,9 @@
 //! Greedy generation from the command line, with tokens per second:
 //! `cargo run --release -p flowforge-llm --example generate -- "Your question"`
-//! (`RAW=1` loads the GGUF as stored, without re-quantizing Q4_1 to Q8_0, to compare;
-//! `REQUANTIZE=q4_0` re-quantizes to Q4_0 instead). It also prints the model's perplexity on a
-//! fixed English text, token by token, so that the variants' quality can be compared.
+//! runs what the service runs (the native decoder on the GGUF as stored). To compare, candle's
+//! quantized llama: `RUNTIME=candle` (Q4_1 re-quantized to Q8_0), `REQUANTIZE=q4_0` (to Q4_0),
+//! `RAW=1` (the GGUF as stored). It also prints the model's perplexity on a fixed English text,
+//! token by token, so that the variants' quality can be compared.
 #![allow(
     clippy::unwrap_used,
     reason = "an example reports failure by panicking"
@@ -13,7 +14,7 @@ use std::time::Instant;
 use candle_core::Device;
 use flowforge_llm::LlmConfig;
 use flowforge_llm::domain::Message;
-use flowforge_llm::domain::model::LanguageModel;
+use flowforge_llm::domain::model::{LanguageModel, Runtime, Weights};
 
 fn main() {
     let question = std::env::args()
@@ -21,12 +22,18 @@ fn main() {
         .unwrap_or_else(|| "What is the capital of France?".into());
     let source = &LlmConfig::default().chat_models[0];
     let started = Instant::now();
-    let target = match std::env::var("REQUANTIZE").as_deref() {
-        Ok("q4_0") => candle_core::quantized::GgmlDType::Q4_0,
-        _ => candle_core::quantized::GgmlDType::Q8_0,
+    let runtime = match (
+        std::env::var("REQUANTIZE").as_deref(),
+        std::env::var("RUNTIME").as_deref(),
+        std::env::var_os("RAW").is_some(),
+    ) {
+        (Ok("q4_0"), _, _) => Runtime::Candle(candle_core::quantized::GgmlDType::Q4_0),
+        (_, Ok("candle"), _) | (_, _, true) => {
+            Runtime::Candle(candle_core::quantized::GgmlDType::Q8_0)
+        }
+        _ => Runtime::Auto,
     };
-    let model =
-        LanguageModel::load_requantized(&source.id, &source.path, Device::Cpu, target).unwrap();
+    let model = LanguageModel::load_with(&source.id, &source.path, Device::Cpu, runtime).unwrap();
     println!("loaded in {:.2} s", started.elapsed().as_secs_f64());
     let prompt = model
         .template
@@ -81,29 +88,26 @@ fn main() {
 }
 
 /// The weights as loaded (or as stored, with `RAW=1`), with an empty KV cache.
-fn weights_for(
-    model: &LanguageModel,
-) -> candle_transformers::models::quantized_llama::ModelWeights {
+fn weights_for(model: &LanguageModel) -> Weights {
     if std::env::var_os("RAW").is_some() {
         let source = &LlmConfig::default().chat_models[0];
         let mut file = std::fs::File::open(&source.path).unwrap();
         let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
-        candle_transformers::models::quantized_llama::ModelWeights::from_gguf(
-            content,
-            &mut file,
-            &Device::Cpu,
+        Weights::Candle(
+            candle_transformers::models::quantized_llama::ModelWeights::from_gguf(
+                content,
+                &mut file,
+                &Device::Cpu,
+            )
+            .unwrap(),
         )
-        .unwrap()
     } else {
         model.weights.clone()
     }
 }
 
 /// exp(mean negative log-likelihood) of a fixed text, fed one token at a time.
-fn perplexity(
-    model: &LanguageModel,
-    weights: &mut candle_transformers::models::quantized_llama::ModelWeights,
-) -> f64 {
+fn perplexity(model: &LanguageModel, weights: &mut Weights) -> f64 {
     const TEXT: &str = "The Industrial Revolution began in Great Britain in the late eighteenth \
         century and spread to Europe and North America. Machines replaced much of the work that \
         had been done by hand, factories grew around rivers and coal fields, and railways \

@@ -6,6 +6,7 @@ pub mod embedder;
 pub mod generator;
 pub mod json_constraint;
 pub mod model;
+pub mod native;
 pub mod sampler;
 pub mod template;
 pub mod text;

@@ -7,8 +7,6 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use candle_transformers::models::quantized_llama::ModelWeights;
-
 use super::model::LanguageModel;
 use super::sampler::Sampler;
 use super::text::{IncrementalDecoder, StopMatcher};
@@ -186,7 +184,7 @@ fn work(
 /// the client has gone.
 fn run(
     model: &LanguageModel,
-    weights: &mut ModelWeights,
+    weights: &mut super::model::Weights,
     job: Job,
     metrics: &GenerationMetrics,
 ) -> Result<(), LlmError> {

@@ -1,5 +1,7 @@
-//! Loading a GGUF language model for candle's quantized llama (llama, SmolLM, Mistral-style
-//! files), re-quantizing the tensor types candle has no fast CPU kernel for.
+//! Loading a GGUF language model (llama, SmolLM, Mistral-style files): on the CPU into the
+//! native decoder (`native`), which runs the file's own blocks; otherwise, or for block types
+//! the native decoder lacks, into candle's quantized llama, re-quantizing the tensor types
+//! candle has no fast CPU kernel for.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -10,14 +12,22 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
 
 use super::LlmError;
+use super::native::NativeLlama;
 use super::template::ChatTemplate;
 use super::tokenizer::ModelTokenizer;
+
+/// The weights in one of the two runtimes; a clone shares them and starts its own KV cache.
+#[derive(Clone)]
+pub enum Weights {
+    Native(NativeLlama),
+    Candle(ModelWeights),
+}
 
 /// A loaded model: the weights (cloned per worker, each clone with its own KV cache), the
 /// tokenizer and the chat template.
 pub struct LanguageModel {
     pub id: String,
-    pub weights: ModelWeights,
+    pub weights: Weights,
     pub tokenizer: ModelTokenizer,
     pub template: ChatTemplate,
     /// The most tokens one sequence (prompt and completion) may hold.
@@ -40,19 +50,28 @@ fn needs_requantizing(dtype: GgmlDType) -> bool {
     matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
 }
 
+/// How [`LanguageModel::load_with`] runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// The native decoder when the device is the CPU and the file is one it runs, else candle.
+    Auto,
+    /// candle's quantized llama, slow tensor types re-quantized to this type (Q8_0 or Q4_0),
+    /// or dequantized when it is F32.
+    Candle(GgmlDType),
+}
+
 impl LanguageModel {
-    /// Loads the GGUF at `path` as model `id`, tensors of slow types re-quantized to Q8_0.
+    /// Loads the GGUF at `path` as model `id` with [`Runtime::Auto`].
     pub fn load(id: &str, path: &Path, device: Device) -> Result<Self, LlmError> {
-        Self::load_requantized(id, path, device, GgmlDType::Q8_0)
+        Self::load_with(id, path, device, Runtime::Auto)
     }
 
-    /// Loads the GGUF at `path` as model `id`, tensors of slow types re-quantized to `target`
-    /// (Q8_0 or Q4_0).
-    pub fn load_requantized(
+    /// Loads the GGUF at `path` as model `id` in `runtime`.
+    pub fn load_with(
         id: &str,
         path: &Path,
         device: Device,
-        target: GgmlDType,
+        runtime: Runtime,
     ) -> Result<Self, LlmError> {
         let bytes = std::fs::read(path).map_err(|e| {
             LlmError::Load(format!(
@@ -94,17 +113,27 @@ impl LanguageModel {
             .get("llama.context_length")
             .and_then(|v| v.to_u32().ok())
             .map_or(MAX_SEQ_LEN, |n| n as usize);
-        let weights = if content
+        let native = match runtime {
+            Runtime::Auto if device.is_cpu() => NativeLlama::load(&content, &mut reader)?,
+            _ => None,
+        };
+        let target = match runtime {
+            Runtime::Candle(target) => target,
+            Runtime::Auto => GgmlDType::Q8_0,
+        };
+        let weights = if let Some(native) = native {
+            Weights::Native(native)
+        } else if content
             .tensor_infos
             .values()
-            .any(|t| needs_requantizing(t.ggml_dtype))
+            .any(|t| needs_requantizing(t.ggml_dtype) || target == GgmlDType::F32)
         {
             let requantized = requantize(&content, &mut reader, target)?;
             let mut reader = Cursor::new(requantized);
             let content = Content::read(&mut reader)?;
-            ModelWeights::from_gguf(content, &mut reader, &device)?
+            Weights::Candle(ModelWeights::from_gguf(content, &mut reader, &device)?)
         } else {
-            ModelWeights::from_gguf(content, &mut reader, &device)?
+            Weights::Candle(ModelWeights::from_gguf(content, &mut reader, &device)?)
         };
         Ok(Self {
             id: id.to_owned(),
@@ -119,14 +148,19 @@ impl LanguageModel {
 
     /// The next-token logits after feeding `tokens` at position `position` of `weights`' sequence.
     pub fn forward(
-        weights: &mut ModelWeights,
+        weights: &mut Weights,
         tokens: &[u32],
         position: usize,
         device: &Device,
     ) -> Result<Vec<f32>, LlmError> {
-        let input = Tensor::new(tokens, device)?.unsqueeze(0)?;
-        let logits = weights.forward(&input, position)?;
-        Ok(logits.squeeze(0)?.to_vec1::<f32>()?)
+        match weights {
+            Weights::Native(native) => native.forward(tokens, position),
+            Weights::Candle(weights) => {
+                let input = Tensor::new(tokens, device)?.unsqueeze(0)?;
+                let logits = weights.forward(&input, position)?;
+                Ok(logits.squeeze(0)?.to_vec1::<f32>()?)
+            }
+        }
     }
 }
 
@@ -143,7 +177,10 @@ fn requantize(
     for name in names {
         let tensor = content.tensor(reader, name, &device)?;
         let columns = tensor.shape().dims().last().copied().unwrap_or(0);
-        let tensor = if needs_requantizing(tensor.dtype()) && columns % 32 == 0 {
+        let slow = needs_requantizing(tensor.dtype());
+        let tensor = if target == GgmlDType::F32 && tensor.dtype() != GgmlDType::F32 {
+            QTensor::quantize(&tensor.dequantize(&device)?, GgmlDType::F32)?
+        } else if slow && columns % 32 == 0 {
             QTensor::quantize(&tensor.dequantize(&device)?, target)?
         } else {
             tensor

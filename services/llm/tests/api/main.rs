@@ -8,6 +8,7 @@
 mod contract;
 mod embeddings;
 mod generation;
+mod native;
 mod serving;
 
 use std::sync::OnceLock;
