@@ -93,14 +93,14 @@ fn weights_for(model: &LanguageModel) -> Weights {
         let source = &LlmConfig::default().chat_models[0];
         let mut file = std::fs::File::open(&source.path).unwrap();
         let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
-        Weights::Candle(
+        Weights::Candle(Box::new(
             candle_transformers::models::quantized_llama::ModelWeights::from_gguf(
                 content,
                 &mut file,
                 &Device::Cpu,
             )
             .unwrap(),
-        )
+        ))
     } else {
         model.weights.clone()
     }

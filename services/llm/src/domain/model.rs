@@ -20,7 +20,8 @@ use super::tokenizer::ModelTokenizer;
 #[derive(Clone)]
 pub enum Weights {
     Native(NativeLlama),
-    Candle(ModelWeights),
+    /// Boxed: candle's model is large beside the native one's two pointers.
+    Candle(Box<ModelWeights>),
 }
 
 /// A loaded model: the weights (cloned per worker, each clone with its own KV cache), the
@@ -131,9 +132,17 @@ impl LanguageModel {
             let requantized = requantize(&content, &mut reader, target)?;
             let mut reader = Cursor::new(requantized);
             let content = Content::read(&mut reader)?;
-            Weights::Candle(ModelWeights::from_gguf(content, &mut reader, &device)?)
+            Weights::Candle(Box::new(ModelWeights::from_gguf(
+                content,
+                &mut reader,
+                &device,
+            )?))
         } else {
-            Weights::Candle(ModelWeights::from_gguf(content, &mut reader, &device)?)
+            Weights::Candle(Box::new(ModelWeights::from_gguf(
+                content,
+                &mut reader,
+                &device,
+            )?))
         };
         Ok(Self {
             id: id.to_owned(),

@@ -559,7 +559,7 @@ impl NativeLlama {
         let w = &*self.weights;
         let (h, n) = (w.hidden, tokens.len());
         if n == 0 {
-            return Err(LlmError::Load("nothing to feed the model".into()));
+            return Err(LlmError::Internal("nothing to feed the model".into()));
         }
         let kv_dim = w.kv_heads * w.head_dim;
         // The rotation of each new position, shared by every layer and head.
@@ -574,7 +574,7 @@ impl NativeLlama {
         for (row, &token) in x.chunks_exact_mut(h).zip(tokens) {
             let token = token as usize;
             if token >= w.embedding.rows {
-                return Err(LlmError::Load(format!(
+                return Err(LlmError::Internal(format!(
                     "token {token} is outside the vocabulary"
                 )));
             }
@@ -584,7 +584,7 @@ impl NativeLlama {
             cache.keys.truncate(position * kv_dim);
             cache.values.truncate(position * kv_dim);
             if cache.keys.len() != position * kv_dim {
-                return Err(LlmError::Load(format!(
+                return Err(LlmError::Internal(format!(
                     "position {position} is past the {} cached tokens",
                     cache.keys.len() / kv_dim
                 )));

@@ -52,8 +52,7 @@ fn the_native_decoder_computes_what_candle_computes_on_the_same_weights() {
     let mut logits = LanguageModel::forward(&mut ours, &tokens, 0, &Device::Cpu).unwrap();
     let mut expected = LanguageModel::forward(&mut theirs, &tokens, 0, &Device::Cpu).unwrap();
     // Logits here span about ±30; f32 sums in another order differ in the last digits.
-    let mut position = tokens.len();
-    for step in 0..12 {
+    for (step, position) in (0..12).zip(tokens.len()..) {
         let difference = largest_difference(&logits, &expected);
         assert!(
             difference < 2e-2,
@@ -63,7 +62,6 @@ fn the_native_decoder_computes_what_candle_computes_on_the_same_weights() {
         assert_eq!(next, argmax(&expected), "step {step}");
         logits = LanguageModel::forward(&mut ours, &[next], position, &Device::Cpu).unwrap();
         expected = LanguageModel::forward(&mut theirs, &[next], position, &Device::Cpu).unwrap();
-        position += 1;
     }
 
     // The prompt fed in two parts, and fed again over a cache that already holds it, gives the
