@@ -146,6 +146,21 @@ pub struct ServiceSection {
     /// Named groups (blue/green) with weights.
     #[serde(default)]
     pub groups: BTreeMap<String, GroupSection>,
+    /// How a request picks an instance: `round-robin` (default) or `least-connections`.
+    #[serde(default)]
+    pub balance: Balance,
+}
+
+/// How a pool picks an instance for a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balance {
+    /// Weighted round robin.
+    #[default]
+    RoundRobin,
+    /// The healthy instance with the fewest requests in flight for its weight; ties rotate.
+    /// For services whose requests vary widely in cost (llm, ocr, pdf).
+    LeastConnections,
 }
 
 /// `services.<name>.groups.<group>:`.
@@ -300,6 +315,7 @@ pub struct ServiceConfig {
     pub groups: Vec<UpstreamGroup>,
     pub timeout: Duration,
     pub max_body_bytes: usize,
+    pub balance: Balance,
 }
 
 /// A weighted set of instances.
@@ -453,6 +469,7 @@ fn service_config(
         groups,
         timeout: Duration::from_secs(timeout_seconds),
         max_body_bytes: section.max_body_bytes.unwrap_or(gateway_max_body),
+        balance: section.balance,
     })
 }
 
@@ -642,6 +659,13 @@ database: { url: postgres://postgres@127.0.0.1:5432/flowforge }
             .map(|g| (g.name.as_str(), g.weight))
             .collect();
         assert_eq!(weights, [("blue", 100), ("green", 0)]);
+        assert_eq!(image.balance, Balance::RoundRobin, "the default");
+        let llm =
+            GatewayConfig::from_yaml("services: { llm: { balance: least-connections } }").unwrap();
+        assert_eq!(
+            llm.service_by_segment("llm").unwrap().balance,
+            Balance::LeastConnections
+        );
     }
 
     #[test]
@@ -672,6 +696,10 @@ database: { url: postgres://postgres@127.0.0.1:5432/flowforge }
             "gateway.healthCheckSeconds"
         );
         assert_eq!(error_path("extra: 1"), "extra");
+        assert_eq!(
+            error_path("services: { llm: { balance: fastest } }"),
+            "services.llm.balance"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One load-balanced pool per service, health-checked on `/health` in the background.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pingora::http::RequestHeader;
@@ -11,7 +12,7 @@ use pingora::lb::selection::RoundRobin;
 use pingora::lb::{Backend, Backends, LoadBalancer};
 use serde_json::{Value, json};
 
-use crate::config::{GatewayConfig, ServiceConfig};
+use crate::config::{Balance, GatewayConfig, ServiceConfig};
 
 /// Longest search through the selection ring for a healthy instance.
 const MAX_SELECTION_STEPS: usize = 256;
@@ -22,20 +23,79 @@ pub struct Pool {
     pub segment: String,
     pub timeout: Duration,
     pub max_body_bytes: usize,
+    pub balance: Balance,
     balancer: Arc<LoadBalancer<RoundRobin>>,
     /// Instances taken out after a failed connect, and when; readmitted by [`Pool::readmit`].
     ejected: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Requests in flight per instance address (see [`Pool::track`]).
+    in_flight: HashMap<String, Arc<AtomicUsize>>,
+    /// Where the least-connections scan starts, so that ties rotate.
+    cursor: AtomicUsize,
+}
+
+/// A request in flight to one instance: counted until dropped.
+#[derive(Debug)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Pool {
-    /// A healthy instance, by weighted round robin; on a retry, another than `avoid` when one exists.
+    /// A healthy instance by the pool's [`Balance`]; on a retry, another than `avoid` when one
+    /// exists.
     pub fn select(&self, avoid: Option<&str>) -> Option<Backend> {
+        if self.balance == Balance::LeastConnections
+            && let Some(backend) = self.least_loaded(avoid)
+        {
+            return Some(backend);
+        }
         let other = |backend: &Backend, healthy: bool| {
             healthy && avoid.is_none_or(|a| backend.addr.to_string() != a)
         };
         self.balancer
             .select_with(b"", MAX_SELECTION_STEPS, other)
             .or_else(|| self.balancer.select(b"", MAX_SELECTION_STEPS))
+    }
+
+    /// The healthy instance (other than `avoid`) with the fewest requests in flight per unit of
+    /// weight; among equals, the next one after the last pick.
+    fn least_loaded(&self, avoid: Option<&str>) -> Option<Backend> {
+        let backends = self.balancer.backends();
+        let all = backends.get_backend();
+        let candidates: Vec<(&Backend, String)> = all
+            .iter()
+            .filter(|b| backends.ready(b) && b.weight > 0)
+            .map(|b| (b, b.addr.to_string()))
+            .filter(|(_, address)| avoid.is_none_or(|a| a != address))
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed) % candidates.len();
+        let load = |address: &str| {
+            self.in_flight
+                .get(address)
+                .map_or(0, |n| n.load(Ordering::Relaxed))
+        };
+        let (mut best, mut best_load) = (None::<&Backend>, (0usize, 1usize));
+        for (backend, address) in candidates[start..].iter().chain(&candidates[..start]) {
+            let this = (load(address), backend.weight);
+            // this.0 / this.1 < best.0 / best.1, without division.
+            if best.is_none() || this.0 * best_load.1 < best_load.0 * this.1 {
+                (best, best_load) = (Some(*backend), this);
+            }
+        }
+        best.cloned()
+    }
+
+    /// Counts a request to `address` as in flight until the returned guard is dropped.
+    pub fn track(&self, address: &str) -> Option<InFlight> {
+        let counter = self.in_flight.get(address)?;
+        counter.fetch_add(1, Ordering::Relaxed);
+        Some(InFlight(Arc::clone(counter)))
     }
 
     /// Takes an instance out of rotation at once after a failed connect (passive health), rather
@@ -96,6 +156,10 @@ impl Pool {
                 let address = b.addr.to_string();
                 let ejected = self.ejected.lock().is_ok_and(|e| e.contains_key(&address));
                 Instance {
+                    in_flight: self
+                        .in_flight
+                        .get(&address)
+                        .map_or(0, |n| n.load(Ordering::Relaxed)),
                     address,
                     weight: b.weight,
                     healthy: backends.ready(b),
@@ -115,6 +179,9 @@ pub struct Instance {
     pub healthy: bool,
     /// Taken out after a failed connect, until its next health check.
     pub ejected: bool,
+    /// Requests being served by it now.
+    #[serde(rename = "inFlight")]
+    pub in_flight: usize,
 }
 
 /// Every service's pool.
@@ -134,8 +201,16 @@ impl Pools {
                     segment: service.segment.clone(),
                     timeout: service.timeout,
                     max_body_bytes: service.max_body_bytes,
+                    balance: service.balance,
                     balancer: Arc::new(balancer(service)?),
                     ejected: std::sync::Mutex::new(std::collections::HashMap::new()),
+                    in_flight: service
+                        .groups
+                        .iter()
+                        .flat_map(|g| &g.upstreams)
+                        .map(|addr| (addr.to_string(), Arc::new(AtomicUsize::new(0))))
+                        .collect(),
+                    cursor: AtomicUsize::new(0),
                 }))
             })
             .collect::<anyhow::Result<_>>()?;

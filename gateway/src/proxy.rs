@@ -52,6 +52,8 @@ pub struct RequestCtx {
     pool: Option<Arc<Pool>>,
     upstream_started: Option<Instant>,
     upstream: Option<String>,
+    /// Counts this request against its instance (least-connections) until the request ends.
+    in_flight: Option<crate::pools::InFlight>,
     connect_tries: usize,
     origin: Option<String>,
     /// Request body bytes received so far (chunked bodies declare no length up front).
@@ -74,6 +76,7 @@ impl ProxyHttp for Gateway {
             pool: None,
             upstream_started: None,
             upstream: None,
+            in_flight: None,
             connect_tries: 0,
             origin: None,
             body_bytes: 0,
@@ -208,7 +211,10 @@ impl ProxyHttp for Gateway {
             ));
         };
         ctx.connect_tries += 1;
-        ctx.upstream = Some(backend.addr.to_string());
+        let address = backend.addr.to_string();
+        // A retry moves the count to the new instance (the old guard drops here).
+        ctx.in_flight = pool.track(&address);
+        ctx.upstream = Some(address);
         ctx.upstream_started = Some(Instant::now());
         let mut peer = HttpPeer::new(backend.addr.clone(), false, String::new());
         peer.options.connection_timeout = Some(CONNECT_TIMEOUT);

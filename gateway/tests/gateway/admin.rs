@@ -321,3 +321,68 @@ async fn a_failed_connect_ejects_the_instance_at_once() {
         "{instances:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn least_connections_sends_new_requests_past_a_busy_instance() {
+    let (a, _task_a) = upstream("a", None).await;
+    let (b, _task_b) = upstream("b", None).await;
+    let services =
+        format!("  crypto: {{ upstreams: [\"{a}\", \"{b}\"], balance: least-connections }}\n");
+    let gateway = start(&Setup {
+        services: &services,
+        admin_token: Some(TOKEN),
+        ..Setup::default()
+    })
+    .await;
+    let status = || async {
+        send(gateway.admin, "GET", "/status", &[AUTH], "")
+            .await
+            .unwrap()
+            .json()
+    };
+
+    // One slow request (3 s) occupies one instance…
+    let addr = gateway.addr;
+    let slow = tokio::spawn(async move { send(addr, "GET", "/api/v1/crypto/slow", &[], "").await });
+    let mut busy = None;
+    for _ in 0..200 {
+        let instances = status().await["services"]["crypto"]["instances"].clone();
+        busy =
+            instances.as_array().unwrap().iter().find_map(|i| {
+                (i["inFlight"] == 1).then(|| i["address"].as_str().unwrap().to_owned())
+            });
+        if busy.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(busy.is_some(), "the slow request is counted in flight");
+    let idle = if busy.as_deref() == Some(a.to_string().as_str()) {
+        "b"
+    } else {
+        "a"
+    };
+
+    // …so every request while it runs goes to the other (round robin would alternate).
+    for _ in 0..10 {
+        let reply = get_ok(&gateway, "/api/v1/crypto/echo").await;
+        assert_eq!(reply.json()["instance"], idle, "{}", reply.body);
+    }
+    let slow = slow.await.unwrap().unwrap();
+    assert_eq!((slow.status, slow.body.as_str()), (200, "late"));
+    let instances = status().await["services"]["crypto"]["instances"].clone();
+    assert!(
+        instances
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["inFlight"] == 0),
+        "finished requests are no longer counted: {instances}"
+    );
+    // With both idle again, ties rotate over the instances.
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..4 {
+        seen.insert(get_ok(&gateway, "/api/v1/crypto/echo").await.json()["instance"].clone());
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+}
