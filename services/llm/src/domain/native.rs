@@ -556,6 +556,12 @@ impl NativeLlama {
     /// Feeds `tokens` at `position` (everything cached from there on is dropped first) and
     /// returns the next-token logits after the last of them.
     pub fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Vec<f32>, LlmError> {
+        // On a pool thread the products' parallel loops are handed out by work stealing, not
+        // injected from outside the pool one by one (over a hundred per token).
+        rayon::scope(|_| self.forward_in_pool(tokens, position))
+    }
+
+    fn forward_in_pool(&mut self, tokens: &[u32], position: usize) -> Result<Vec<f32>, LlmError> {
         let w = &*self.weights;
         let (h, n) = (w.hidden, tokens.len());
         if n == 0 {
