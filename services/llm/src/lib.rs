@@ -111,7 +111,11 @@ fn load_models(
     for source in &config.chat_models {
         let started = std::time::Instant::now();
         let model = LanguageModel::load(&source.id, &source.path, device.clone())?;
-        tracing::info!(model = %source.id, seconds = started.elapsed().as_secs_f64(), "chat model loaded");
+        let runtime = match model.weights {
+            domain::model::Weights::Native(_) => "native",
+            domain::model::Weights::Candle(_) => "candle",
+        };
+        tracing::info!(model = %source.id, runtime, seconds = started.elapsed().as_secs_f64(), "chat model loaded");
         let generator = Generator::start(
             Arc::new(model),
             config.workers,
