@@ -28,11 +28,11 @@ if [[ ! -x $venv/bin/python ]]; then
     "$venv/bin/pip" install -q --no-binary=llama-cpp-python llama-cpp-python
 fi
 
-cargo build --release --locked -p flowforge-embeddings --example throughput
+cargo build --release --locked -p flowforge-embeddings --example embedding_throughput
 cargo build --release --locked -p flowforge-llm --example generate
 target="${CARGO_TARGET_DIR:-target}/release/examples"
 
-ours_embed="$("$target/throughput")"
+ours_embed="$("$target/embedding_throughput")"
 ours_generate="$("$target/generate" "Write a haiku about the sea." | grep "best of 3")"
 reference="$(BENCH_THREADS=2 "$venv/bin/python" bench/llm/reference.py "$models")"
 

@@ -1,6 +1,6 @@
 //! Sentences per second of the default embedding model at batch 1 and 32, on the CPU: the
 //! native encoder (what the services run), then candle's `BertModel` for comparison.
-//! Usage: cargo run --release -p flowforge-embeddings --example throughput [native]
+//! Usage: cargo run --release -p flowforge-embeddings --example embedding_throughput [native]
 
 use std::time::Instant;
 
