@@ -2,10 +2,11 @@
 //!
 //! candle's quantized llama is fast only for the block types it has kernels for, so a Q4_1 file
 //! had to be re-quantized to Q8_0 (more bytes per token, and a second rounding of every weight),
-//! and its decode spends much of each token between operations. Here a product dequantizes one
-//! weight row at a time into L1 and dots it with every input row, in code `pulp` compiles for the
-//! CPU found at run time (AVX-512, AVX2+FMA or scalar); rows are split over the rayon pool. Decode
-//! reads each weight byte once per token, which is what bounds it.
+//! and its decode spends much of each token between operations. Here a decode step dots each
+//! weight row with the input straight from its blocks, and a prompt dequantizes each row into L1
+//! once and dots it with every prompt token; both in code `pulp` compiles for the CPU found at
+//! run time (AVX-512, AVX2+FMA or scalar), rows split over the rayon pool. Decode reads each
+//! weight byte once per token, which is what bounds it.
 //!
 //! Supported: `general.architecture = llama` without experts, rope over the whole head, matrices
 //! in Q4_0, Q4_1, Q8_0, F16 or F32. Anything else loads into candle's model instead.
