@@ -281,6 +281,16 @@ impl Matrix {
             .rows
             .div_ceil(4 * rayon::current_num_threads())
             .max(MIN_ROWS_PER_TASK);
+        // The decode dot's per-block sums of the input, once per product rather than per task.
+        let block_sums: Vec<f32> = if tokens == 1 {
+            x.as_chunks::<BLOCK>()
+                .0
+                .iter()
+                .map(|b| b.iter().sum())
+                .collect()
+        } else {
+            Vec::new()
+        };
         by_row
             .par_chunks_mut(per_task * tokens)
             .enumerate()
@@ -288,6 +298,7 @@ impl Matrix {
                 arch.dispatch(Rows {
                     matrix: self,
                     x,
+                    block_sums: &block_sums,
                     tokens,
                     first: task * per_task,
                     out,
@@ -309,6 +320,8 @@ impl Matrix {
 struct Rows<'a> {
     matrix: &'a Matrix,
     x: &'a [f32],
+    /// `x`'s sum over each block of 32 (decode only).
+    block_sums: &'a [f32],
     tokens: usize,
     first: usize,
     out: &'a mut [f32],
@@ -320,15 +333,8 @@ impl WithSimd for Rows<'_> {
     fn with_simd<S: Simd>(self, _: S) {
         let columns = self.matrix.columns;
         if self.tokens == 1 {
-            let sums: Vec<f32> = self
-                .x
-                .as_chunks::<BLOCK>()
-                .0
-                .iter()
-                .map(|b| b.iter().sum())
-                .collect();
             for (i, out) in self.out.iter_mut().enumerate() {
-                *out = self.matrix.dot_row(self.first + i, self.x, &sums);
+                *out = self.matrix.dot_row(self.first + i, self.x, self.block_sums);
             }
             return;
         }
