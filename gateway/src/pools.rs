@@ -74,21 +74,18 @@ impl Pool {
         if candidates.is_empty() {
             return None;
         }
-        let start = self.cursor.fetch_add(1, Ordering::Relaxed) % candidates.len();
-        let load = |address: &str| {
-            self.in_flight
-                .get(address)
-                .map_or(0, |n| n.load(Ordering::Relaxed))
-        };
-        let (mut best, mut best_load) = (None::<&Backend>, (0usize, 1usize));
-        for (backend, address) in candidates[start..].iter().chain(&candidates[..start]) {
-            let this = (load(address), backend.weight);
-            // this.0 / this.1 < best.0 / best.1, without division.
-            if best.is_none() || this.0 * best_load.1 < best_load.0 * this.1 {
-                (best, best_load) = (Some(*backend), this);
-            }
-        }
-        best.cloned()
+        let loads: Vec<(usize, usize)> = candidates
+            .iter()
+            .map(|(backend, address)| {
+                let in_flight = self
+                    .in_flight
+                    .get(address)
+                    .map_or(0, |n| n.load(Ordering::Relaxed));
+                (in_flight, backend.weight)
+            })
+            .collect();
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed);
+        least_loaded(&loads, start).map(|i| candidates[i].0.clone())
     }
 
     /// Counts a request to `address` as in flight until the returned guard is dropped.
@@ -287,13 +284,41 @@ fn balancer(service: &ServiceConfig) -> anyhow::Result<LoadBalancer<RoundRobin>>
     Ok(balancer)
 }
 
+/// The index of the smallest `in flight / weight` among `loads` (weights above 0), scanning from
+/// `start` (modulo the length) so that equal loads take turns.
+fn least_loaded(loads: &[(usize, usize)], start: usize) -> Option<usize> {
+    let n = loads.len();
+    (0..n).map(|step| (start + step) % n).reduce(|best, i| {
+        let ((load, weight), (best_load, best_weight)) = (loads[i], loads[best]);
+        // load / weight < best_load / best_weight, without division.
+        if load * best_weight < best_load * weight {
+            i
+        } else {
+            best
+        }
+    })
+}
+
 fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::gcd;
+    use super::{gcd, least_loaded};
+
+    #[test]
+    fn least_loaded_weighs_in_flight_by_weight_and_rotates_ties() {
+        assert_eq!(least_loaded(&[], 0), None);
+        assert_eq!(least_loaded(&[(3, 1), (1, 1), (2, 1)], 0), Some(1));
+        // Weight 3 with 2 in flight (2/3) is less loaded than weight 1 with 1 (1/1).
+        assert_eq!(least_loaded(&[(1, 1), (2, 3)], 0), Some(1));
+        assert_eq!(least_loaded(&[(1, 1), (4, 3)], 0), Some(0));
+        // Equal loads: the scan's start decides, so successive picks take turns.
+        let idle = [(0, 1), (0, 1), (0, 1)];
+        let picks: Vec<_> = (0..4).map(|start| least_loaded(&idle, start)).collect();
+        assert_eq!(picks, [Some(0), Some(1), Some(2), Some(0)]);
+    }
 
     #[test]
     fn weights_reduce_by_their_common_divisor() {
