@@ -155,6 +155,11 @@ impl Embedder {
         })
     }
 
+    /// Whether the model runs in the crate's own CPU encoder (else in candle's `BertModel`).
+    pub fn runs_natively(&self) -> bool {
+        matches!(self.encoder, Encoder::Native(_))
+    }
+
     /// The length of every embedding.
     pub fn dimensions(&self) -> usize {
         self.dimensions

@@ -74,6 +74,7 @@ fn the_native_encoder_computes_what_candles_bert_computes() {
     let native = embedder();
     let candle =
         Embedder::load_candle(&default_model_dir(), Device::Cpu).unwrap_or_else(|e| panic!("{e}"));
+    assert!(native.runs_natively() && !candle.runs_natively());
     // Mixed lengths, so candle pads and masks while the native encoder packs; one input is cut
     // at the token limit on both sides.
     let long = "the quarterly report was late again ".repeat(60);
