@@ -21,6 +21,20 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// Uploads the test upstreams read to the end, by the `x-upload` header that names them: a
+/// request the gateway cut short must never show up here as a complete, shorter body.
+static COMPLETE_UPLOADS: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+
+fn complete_uploads(name: &str) -> Vec<usize> {
+    COMPLETE_UPLOADS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(upload, _)| upload == name)
+        .map(|(_, len)| *len)
+        .collect()
+}
+
 /// A running gateway; stopped when dropped.
 struct Gateway {
     addr: SocketAddr,
@@ -195,6 +209,24 @@ async fn upstream(
             get(|| async {
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 "late"
+            }),
+        )
+        .route(
+            "/api/v1/crypto/upload",
+            axum::routing::post(|request: Request| async move {
+                let name = request
+                    .headers()
+                    .get("x-upload")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                match axum::body::to_bytes(request.into_body(), usize::MAX).await {
+                    Ok(body) => {
+                        COMPLETE_UPLOADS.lock().unwrap().push((name, body.len()));
+                        "stored"
+                    }
+                    Err(_) => "incomplete",
+                }
             }),
         )
         .route(
@@ -630,6 +662,33 @@ async fn body_limits_apply_to_declared_and_chunked_bodies() {
     let text = String::from_utf8_lossy(&raw);
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     assert!(text.contains("PAYLOAD_TOO_LARGE"), "{text}");
+
+    // Over the limit in its second chunk, after the first went upstream: the upstream must see
+    // the request broken off, never a complete body of 60 bytes. Within the limit, it arrives.
+    for (name, chunks) in [("cut-short", [60, 60]), ("within", [40, 40])] {
+        let mut stream = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1/crypto/upload HTTP/1.1\r\nHost: g\r\nx-upload: {name}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        for len in chunks {
+            let chunk = format!("{len:x}\r\n{}\r\n", "z".repeat(len));
+            stream.write_all(chunk.as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw).await;
+        let text = String::from_utf8_lossy(&raw);
+        if name == "within" {
+            assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        } else {
+            assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(complete_uploads("within"), [80]);
+    assert_eq!(complete_uploads("cut-short"), Vec::<usize>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
