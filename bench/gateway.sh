@@ -2,7 +2,9 @@
 # Proxy throughput and latency on loopback, in one run: wrk against (a) a fixed upstream directly,
 # (b) nginx as a plain reverse proxy to it, (c) flowforge-gateway in front of it (no credentials:
 # an unlimited anonymous tier), (d) the gateway with API-key auth and Redis rate limits (limits
-# high enough never to trigger), with Redis commands per request from INFO commandstats.
+# high enough never to trigger) for one consumer, (e) the same with requests spread over 200
+# consumers (so a batch of limit checks touches many keys), with Redis commands per request from
+# INFO commandstats for (d) and (e).
 # Bounded: DURATION seconds per target (default 10). Goals: gateway RPS >= nginx RPS, p99 <= nginx
 # p99; auth + limits cost <= 10% RPS and <= 0.3 ms p99 against (c).
 # Usage: bench/gateway.sh [seconds]
@@ -17,6 +19,7 @@ eval "$(scripts/services.sh)"   # Redis for (d), started if none answers
 redis_url="${FLOWFORGE_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 redis_port="${redis_url##*:}"
 bench_key="ff_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+spread=200   # consumers for (e), each with its own key
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -33,7 +36,7 @@ target="${CARGO_TARGET_DIR:-target}/release"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  if [[ -f "$work/nginx.pid" ]]; then kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; fi
+  kill "$(cat "$work/nginx.pid" 2>/dev/null)" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -73,8 +76,17 @@ tiers:
   bench: { perMinute: 100000000, perDay: 1000000000 }
 consumers:
   - { id: bench, tier: bench, keys: ["$bench_key"] }
+$(for i in $(seq 1 "$spread"); do echo "  - { id: bench-$i, tier: bench, keys: [\"${bench_key}_$i\"] }"; done)
 redis: { url: "$redis_url", keyPrefix: "flowforge-bench:" }
 YAML
+# wrk sends each request with the next consumer's key, round robin.
+{
+  echo "local keys = {"
+  for i in $(seq 1 "$spread"); do echo "  \"${bench_key}_$i\","; done
+  echo "}"
+  echo "local n = 0"
+  echo "request = function() n = n + 1; return wrk.format(nil, nil, { [\"x-api-key\"] = keys[n % #keys + 1] }) end"
+} >"$work/spread.lua"
 FLOWFORGE_CONFIG="$work/auth.yaml" FLOWFORGE_LOG=error "$target/flowforge-gateway" >"$work/auth.log" 2>&1 & pids+=($!)
 
 for port in $upstream_port $nginx_port $gateway_port; do
@@ -112,15 +124,22 @@ read -r gw_rps gw_p50 gw_p99 _ gw_err <<<"$(measure "http://127.0.0.1:$gateway_p
 trips_before="$(redis_calls 'evalsha|eval')" all_before="$(($(redis_calls '.*') - $(redis_calls 'info')))"
 read -r au_rps au_p50 au_p99 au_total au_err <<<"$(measure "http://127.0.0.1:$auth_port/api/v1/crypto/ping" -H "x-api-key: $bench_key")"
 trips_after="$(redis_calls 'evalsha|eval')" all_after="$(($(redis_calls '.*') - $(redis_calls 'info')))"
+read -r sp_rps sp_p50 sp_p99 sp_total sp_err <<<"$(measure "http://127.0.0.1:$auth_port/api/v1/crypto/ping" -s "$work/spread.lua")"
+spread_trips="$(($(redis_calls 'evalsha|eval') - trips_after))" spread_all="$(($(redis_calls '.*') - $(redis_calls 'info') - all_after))"
 
 printf '%-18s %12s %10s %10s  %s\n' target "RPS" "p50 ms" "p99 ms" errors
 printf '%-18s %12s %10s %10s  %s\n' "upstream direct" "$up_rps" "$(to_ms "$up_p50")" "$(to_ms "$up_p99")" "$up_err"
 printf '%-18s %12s %10s %10s  %s\n' "nginx" "$ng_rps" "$(to_ms "$ng_p50")" "$(to_ms "$ng_p99")" "$ng_err"
 printf '%-18s %12s %10s %10s  %s\n' "flowforge-gateway" "$gw_rps" "$(to_ms "$gw_p50")" "$(to_ms "$gw_p99")" "$gw_err"
 printf '%-18s %12s %10s %10s  %s\n' "gateway+auth+redis" "$au_rps" "$(to_ms "$au_p50")" "$(to_ms "$au_p99")" "$au_err"
+printf '%-18s %12s %10s %10s  %s\n' "  $spread consumers" "$sp_rps" "$(to_ms "$sp_p50")" "$(to_ms "$sp_p99")" "$sp_err"
 awk -v g="$gw_rps" -v n="$ng_rps" -v gp="$(to_ms "$gw_p99")" -v np="$(to_ms "$ng_p99")" \
   'BEGIN { printf "gateway/nginx: RPS ratio %.2f (goal >= 1.00), p99 ratio %.2f (goal <= 1.00)\n", g / n, gp / np }'
 awk -v a="$au_rps" -v g="$gw_rps" -v ap="$(to_ms "$au_p99")" -v gp="$(to_ms "$gw_p99")" \
   'BEGIN { printf "auth+limits cost: RPS %+.1f%% (goal >= -10%%), p99 %+.3f ms (goal <= +0.3 ms)\n", (a / g - 1) * 100, ap - gp }'
+awk -v a="$sp_rps" -v g="$gw_rps" -v ap="$(to_ms "$sp_p99")" -v gp="$(to_ms "$gw_p99")" \
+  'BEGIN { printf "auth+limits cost over %d consumers: RPS %+.1f%%, p99 %+.3f ms\n", '"$spread"', (a / g - 1) * 100, ap - gp }'
 awk -v t="$((trips_after - trips_before))" -v c="$((all_after - all_before))" -v n="$au_total" \
-  'BEGIN { printf "Redis per request: %.3f round trips (EVALSHA), %.2f commands counting those inside the script\n", t / n, c / n }'
+  'BEGIN { printf "Redis per request, one consumer: %.3f round trips (EVALSHA), %.2f commands counting those inside the script\n", t / n, c / n }'
+awk -v t="$spread_trips" -v c="$spread_all" -v n="$sp_total" \
+  'BEGIN { printf "Redis per request, %d consumers: %.3f round trips, %.2f commands\n", '"$spread"', t / n, c / n }'

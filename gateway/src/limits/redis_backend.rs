@@ -1,13 +1,21 @@
-//! Limits shared by every gateway through Redis: one `EVALSHA` of `limit.lua` per request, under a
-//! tight timeout and a circuit breaker so a slow or dead Redis costs at most a few requests one
-//! timeout each, then nothing until a probe finds it back.
+//! Limits shared by every gateway through Redis, under a tight timeout and a circuit breaker so a
+//! slow or dead Redis costs at most a few requests one timeout each, then nothing until a probe
+//! finds it back.
+//!
+//! Checks go to Redis in batches: one task per gateway owns the call, and every check that
+//! arrives while a call is in flight goes in the next one, a single `EVALSHA` of `limit.lua` that
+//! decides them in arrival order. An idle gateway sends each check alone, at once; a busy one
+//! pays one round trip, one script run and one read and write per key for a whole batch, which
+//! is what keeps Redis (not the gateway) from being the limit on throughput.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Decision, LimiterUnavailable, LocalLimiter, OnFailure, Tier, now_us};
 
@@ -15,10 +23,12 @@ use super::{Decision, LimiterUnavailable, LocalLimiter, OnFailure, Tier, now_us}
 const FAILURES_TO_OPEN: u32 = 3;
 /// How long an open breaker skips Redis before one request probes it.
 const OPEN_FOR_US: u64 = 1_000_000;
+/// Most checks in one call: Redis runs nothing else while the script runs.
+const MAX_BATCH: usize = 256;
 
 pub struct RedisLimiter {
     client: redis::Client,
-    connection: OnceLock<ConnectionManager>,
+    queue: OnceLock<mpsc::UnboundedSender<Pending>>,
     script: Script,
     prefix: String,
     timeout: Duration,
@@ -27,6 +37,21 @@ pub struct RedisLimiter {
     fallback: LocalLimiter,
     /// Whether Redis has answered once (health reports `connecting` until then).
     answered: std::sync::atomic::AtomicBool,
+    calls: Arc<AtomicU64>,
+}
+
+/// One limit of a check, as the script takes it.
+struct Cell {
+    key: String,
+    interval: u64,
+    tolerance: u64,
+}
+
+/// A check waiting for the next call; its caller may stop waiting (timeout), and then it is
+/// left out rather than counted.
+struct Pending {
+    cells: Vec<Cell>,
+    reply: oneshot::Sender<Result<Vec<i64>, String>>,
 }
 
 impl RedisLimiter {
@@ -38,7 +63,7 @@ impl RedisLimiter {
     ) -> Self {
         Self {
             client,
-            connection: OnceLock::new(),
+            queue: OnceLock::new(),
             script: Script::new(include_str!("limit.lua")),
             prefix,
             timeout,
@@ -46,6 +71,7 @@ impl RedisLimiter {
             breaker: Breaker::default(),
             fallback: LocalLimiter::new(),
             answered: std::sync::atomic::AtomicBool::new(false),
+            calls: Arc::default(),
         }
     }
 
@@ -57,20 +83,37 @@ impl RedisLimiter {
         self.answered.load(Ordering::Relaxed)
     }
 
-    /// The shared connection and whether it is new. It is created on first use by a request, so
-    /// its driver task lives on the proxy's runtime: a check then costs no hop to another
-    /// thread. Reconnects are the manager's job; waits are bounded by ours.
-    fn connection(&self) -> Result<(ConnectionManager, bool), redis::RedisError> {
-        if let Some(connection) = self.connection.get() {
-            return Ok((connection.clone(), false));
+    /// Script calls made to Redis so far (each carries one batch of checks).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The queue to the batching task, and whether it is new. The task and its connection are
+    /// created on first use by a request, so they live on the proxy's runtime. Reconnects are
+    /// the manager's job; waits are bounded by ours.
+    fn queue(&self) -> Result<(mpsc::UnboundedSender<Pending>, bool), redis::RedisError> {
+        if let Some(queue) = self.queue.get() {
+            return Ok((queue.clone(), false));
         }
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout.max(Duration::from_millis(250))))
+            .set_connection_timeout(Some(self.connect_timeout()))
             .set_response_timeout(Some(self.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(100));
-        let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
-        Ok((self.connection.get_or_init(|| manager).clone(), true))
+        let connection = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
+        let mut created = false;
+        let queue = self.queue.get_or_init(|| {
+            let (queue, receiver) = mpsc::unbounded_channel();
+            tokio::spawn(send_batches(
+                connection,
+                self.script.clone(),
+                receiver,
+                self.calls.clone(),
+            ));
+            created = true;
+            queue
+        });
+        Ok((queue.clone(), created))
     }
 
     pub async fn check(&self, subject: &str, tier: &Tier) -> Result<Decision, LimiterUnavailable> {
@@ -78,75 +121,65 @@ impl RedisLimiter {
         if !self.breaker.allows(now) {
             return self.fall_back(subject, tier, now, "circuit open");
         }
-        let (connection, new) = match self.connection() {
+        let (queue, new) = match self.queue() {
             Ok(found) => found,
             Err(e) => {
                 self.breaker.failed(now);
                 return self.fall_back(subject, tier, now, &e.to_string());
             }
         };
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            cells: self.cells(subject, tier),
+            reply,
+        };
+        if queue.send(pending).is_err() {
+            self.breaker.failed(now);
+            return self.fall_back(subject, tier, now, "the batching task has stopped");
+        }
         // The first call also connects: it gets the connect timeout rather than the call timeout.
         let timeout = if new {
             self.connect_timeout()
         } else {
             self.timeout
         };
-        match tokio::time::timeout(timeout, self.eval(connection, subject, tier)).await {
-            Ok(Ok(decision)) => {
-                self.answered.store(true, Ordering::Relaxed);
-                self.breaker.succeeded();
-                Ok(decision)
-            }
-            Ok(Err(e)) => {
-                self.breaker.failed(now_us());
-                self.fall_back(subject, tier, now_us(), &e.to_string())
-            }
-            Err(_) => {
-                self.breaker.failed(now_us());
-                self.fall_back(subject, tier, now_us(), "timed out")
-            }
-        }
+        let failure = match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(Ok(reply))) => match decision(tier, &reply) {
+                Some(decision) => {
+                    self.answered.store(true, Ordering::Relaxed);
+                    self.breaker.succeeded();
+                    return Ok(decision);
+                }
+                None => "unexpected reply from the limit script".to_owned(),
+            },
+            Ok(Ok(Err(e))) => e,
+            Ok(Err(_)) => "the batching task has stopped".to_owned(),
+            Err(_) => "timed out".to_owned(),
+        };
+        self.breaker.failed(now_us());
+        self.fall_back(subject, tier, now_us(), &failure)
     }
 
     fn connect_timeout(&self) -> Duration {
         self.timeout.max(Duration::from_millis(250))
     }
 
-    async fn eval(
-        &self,
-        mut connection: ConnectionManager,
-        subject: &str,
-        tier: &Tier,
-    ) -> redis::RedisResult<Decision> {
-        let mut invocation = self.script.prepare_invoke();
-        for rate in tier.rates() {
-            let suffix = if rate.period_us == super::Rate::MINUTE_US {
-                "m"
-            } else {
-                "d"
-            };
-            invocation
-                .key(format!("{}rl:{subject}:{suffix}", self.prefix))
-                .arg(rate.interval())
-                .arg(rate.tolerance());
-        }
-        let reply: Vec<i64> = invocation.invoke_async(&mut connection).await?;
-        let [admitted, retry, rest @ ..] = reply.as_slice() else {
-            return Err(redis::RedisError::from((
-                redis::ErrorKind::Parse,
-                "unexpected reply from the limit script",
-            )));
-        };
-        let parts: Vec<(u64, u64)> = rest
-            .chunks_exact(2)
-            .map(|pair| (pair[0].max(0) as u64, pair[1].max(0) as u64))
-            .collect();
-        Ok(Decision::from_parts(
-            tier,
-            *admitted == 1,
-            (*retry).max(0) as u64,
-            &parts,
-        ))
+    fn cells(&self, subject: &str, tier: &Tier) -> Vec<Cell> {
+        tier.rates()
+            .into_iter()
+            .map(|rate| {
+                let suffix = if rate.period_us == super::Rate::MINUTE_US {
+                    "m"
+                } else {
+                    "d"
+                };
+                Cell {
+                    key: format!("{}rl:{subject}:{suffix}", self.prefix),
+                    interval: rate.interval(),
+                    tolerance: rate.tolerance(),
+                }
+            })
+            .collect()
     }
 
     fn fall_back(
@@ -179,6 +212,94 @@ impl RedisLimiter {
             self.answered.store(true, Ordering::Relaxed);
         }
         answered
+    }
+}
+
+/// One check's answer from its part of the script's reply: admitted, retry, then remaining and
+/// used per limit in `tier.rates()` order.
+fn decision(tier: &Tier, reply: &[i64]) -> Option<Decision> {
+    let [admitted, retry, rest @ ..] = reply else {
+        return None;
+    };
+    let parts: Vec<(u64, u64)> = rest
+        .chunks_exact(2)
+        .map(|pair| (pair[0].max(0) as u64, pair[1].max(0) as u64))
+        .collect();
+    Some(Decision::from_parts(
+        tier,
+        *admitted == 1,
+        (*retry).max(0) as u64,
+        &parts,
+    ))
+}
+
+/// The batching task: takes every check queued while the last call was in flight, sends them as
+/// one call, and hands each its share of the reply. Ends when the limiter is dropped.
+async fn send_batches(
+    mut connection: ConnectionManager,
+    script: Script,
+    mut queue: mpsc::UnboundedReceiver<Pending>,
+    calls: Arc<AtomicU64>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        batch.retain(|pending| !pending.reply.is_closed());
+        if !batch.is_empty() {
+            calls.fetch_add(1, Ordering::Relaxed);
+            let reply: Result<Vec<i64>, String> = invocation(&script, &batch)
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|e| e.to_string());
+            answer(&mut batch, reply);
+        }
+        batch.clear();
+    }
+}
+
+/// One script call for `batch`: its distinct keys, then each check's limits by key index.
+fn invocation<'a>(script: &'a Script, batch: &[Pending]) -> redis::ScriptInvocation<'a> {
+    let mut invocation = script.prepare_invoke();
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(batch.len() * 2);
+    for cell in batch.iter().flat_map(|pending| &pending.cells) {
+        if !index.contains_key(cell.key.as_str()) {
+            index.insert(&cell.key, index.len() + 1);
+            invocation.key(&cell.key);
+        }
+    }
+    for pending in batch {
+        invocation.arg(pending.cells.len());
+        for cell in &pending.cells {
+            invocation
+                .arg(index[cell.key.as_str()])
+                .arg(cell.interval)
+                .arg(cell.tolerance);
+        }
+    }
+    invocation
+}
+
+/// Splits the reply between the batch's checks, in order.
+fn answer(batch: &mut Vec<Pending>, reply: Result<Vec<i64>, String>) {
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(e) => {
+            for pending in batch.drain(..) {
+                let _gone = pending.reply.send(Err(e.clone()));
+            }
+            return;
+        }
+    };
+    let mut rest = reply.as_slice();
+    for pending in batch.drain(..) {
+        let len = 2 + 2 * pending.cells.len();
+        let part = if rest.len() >= len {
+            let (part, tail) = rest.split_at(len);
+            rest = tail;
+            Ok(part.to_vec())
+        } else {
+            Err("the limit script's reply is shorter than its batch".to_owned())
+        };
+        let _gone = pending.reply.send(part);
     }
 }
 

@@ -146,6 +146,81 @@ async fn two_gateways_sharing_redis_admit_exactly_the_limit() {
     );
 }
 
+/// Checks that arrive together go to Redis as one script call and are still decided one by one, in
+/// arrival order, each subject against its own limits: the first 50 of alice's (per minute) and
+/// the first 30 of bob's (per day) are admitted, counting down, and a refused check moves nothing.
+#[tokio::test]
+async fn checks_arriving_together_share_one_call_and_stay_exact() {
+    use flowforge_gateway::limits::{OnFailure, RedisLimiter, Tier};
+    let client = redis::Client::open(redis_url()).unwrap();
+    let limiter = RedisLimiter::new(client, prefix(), Duration::from_secs(2), OnFailure::Deny);
+    let alice = Tier {
+        name: "alice".into(),
+        per_minute: Some(50),
+        per_day: Some(1000),
+    };
+    let bob = Tier {
+        name: "bob".into(),
+        per_minute: Some(1000),
+        per_day: Some(30),
+    };
+    limiter.check("warm-up", &alice).await.unwrap();
+    let calls = limiter.calls();
+    let mut checks: Vec<_> = (0..200)
+        .map(|i| {
+            let (subject, tier) = if i % 2 == 0 {
+                ("alice", &alice)
+            } else {
+                ("bob", &bob)
+            };
+            let limiter = &limiter;
+            Box::pin(async move { limiter.check(subject, tier).await.unwrap() })
+        })
+        .collect();
+    // Each check is polled once, in order, before this one-thread runtime runs the batching
+    // task: all 200 are queued when it takes the next batch.
+    std::future::poll_fn(|cx| {
+        for check in &mut checks {
+            assert!(check.as_mut().poll(cx).is_pending(), "waits for Redis");
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+    let decisions = futures_util::future::join_all(checks).await;
+    assert_eq!(limiter.calls() - calls, 1, "one script call for the batch");
+
+    let (alices, bobs): (Vec<_>, Vec<_>) =
+        decisions.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    for (n, (_, d)) in alices.iter().enumerate() {
+        let minute = d.minute.unwrap();
+        if n < 50 {
+            assert!(d.admitted, "alice's check {n}");
+            assert_eq!(minute.remaining, 49 - n as u64);
+            assert_eq!(d.day.unwrap().remaining, 999 - n as u64);
+        } else {
+            assert!(!d.admitted, "alice's check {n}");
+            assert_eq!(minute.remaining, 0);
+            assert_eq!(
+                d.day.unwrap().remaining,
+                950,
+                "refused checks count nowhere"
+            );
+            assert!(d.retry_after_us > 0);
+        }
+    }
+    for (n, (_, d)) in bobs.iter().enumerate() {
+        let day = d.day.unwrap();
+        assert_eq!(d.admitted, n < 30, "bob's check {n}");
+        assert_eq!(day.remaining, 29u64.saturating_sub(n as u64));
+        let minute_left = if n < 30 { 999 - n as u64 } else { 970 };
+        assert_eq!(d.minute.unwrap().remaining, minute_left);
+    }
+    // The next check, alone in its call, sees the batch's writes.
+    let next = limiter.check("alice", &alice).await.unwrap();
+    assert!(!next.admitted);
+    assert_eq!(limiter.calls() - calls, 2);
+}
+
 /// A redis-server of the test's own, so the test can stop and start it.
 struct PrivateRedis {
     child: Option<std::process::Child>,
