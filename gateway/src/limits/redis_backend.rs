@@ -117,6 +117,11 @@ impl RedisLimiter {
     }
 
     pub async fn check(&self, subject: &str, tier: &Tier) -> Result<Decision, LimiterUnavailable> {
+        // A check without limits has no keys: in a batch of its own the script would fail (an
+        // MGET of nothing), and take its batch-mates down with it.
+        if tier.is_unlimited() {
+            return Ok(Decision::unlimited());
+        }
         let now = now_us();
         if !self.breaker.allows(now) {
             return self.fall_back(subject, tier, now, "circuit open");

@@ -219,6 +219,14 @@ async fn checks_arriving_together_share_one_call_and_stay_exact() {
     let next = limiter.check("alice", &alice).await.unwrap();
     assert!(!next.admitted);
     assert_eq!(limiter.calls() - calls, 2);
+    // A tier without limits needs no call at all.
+    let unlimited = Tier {
+        name: "open".into(),
+        per_minute: None,
+        per_day: None,
+    };
+    assert!(limiter.check("carol", &unlimited).await.unwrap().admitted);
+    assert_eq!(limiter.calls() - calls, 2);
 }
 
 /// A redis-server of the test's own, so the test can stop and start it.
