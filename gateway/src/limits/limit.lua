@@ -1,13 +1,16 @@
--- GCRA for a batch of requests (see gcra.rs, which this mirrors), decided in the order given as
--- if each were its own call at the same instant: a gateway sends the checks that arrived while
--- its previous batch was in flight as one call. Redis's own clock is the one all gateways share.
+-- GCRA for a batch of checks (see gcra.rs, which this mirrors), decided as if each were its own
+-- call at the same instant: a gateway sends the checks that arrived while its previous call was
+-- in flight as one call. Redis's own clock is the one all gateways share.
 -- KEYS: the batch's distinct TAT keys, one per limit of a subject.
--- ARGV, per request: the number of its limits, then for each limit its key's index in KEYS, its
--- interval and its tolerance (microseconds).
--- A request is admitted only if every one of its limits admits, and only an admitted request
--- moves the TATs: a refused request never extends a lockout. Each key is read once and written
--- once per batch, however many requests of one subject the batch holds.
--- Returns, per request in order: admitted, retryAfterUs, then remaining and usedUs per limit.
+-- ARGV, per group of identical checks (one subject's, in arrival order): the group's size, the
+-- number of its limits, then for each limit its key's index in KEYS, its interval and its
+-- tolerance (microseconds).
+-- Identical checks at one instant are decided in one step: each admitted one takes a cell of
+-- every limit, so the group admits as many as the tightest limit still holds, and the first
+-- refusal is followed by refusals only (a refused check moves no TAT, so it never extends a
+-- lockout). Each key is read once and written once per batch.
+-- Returns, per group in order: how many were admitted, then per limit the TAT's lead over now
+-- before the group (the gateway works out each check's answer from these).
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local stored = redis.call('MGET', unpack(KEYS))
@@ -22,36 +25,29 @@ end
 local out = {}
 local at = 1
 while at <= #ARGV do
-  local count = tonumber(ARGV[at])
-  local admitted = 1
-  local retry = 0
+  local size = tonumber(ARGV[at])
+  local count = tonumber(ARGV[at + 1])
+  local admitted = size
   for j = 0, count - 1 do
-    local base = at + 1 + 3 * j
+    local base = at + 2 + 3 * j
     local key = tonumber(ARGV[base])
     local interval = tonumber(ARGV[base + 1])
     local tolerance = tonumber(ARGV[base + 2])
-    local ahead = tats[key] + interval - now
-    if ahead > tolerance then
-      admitted = 0
-      retry = math.max(retry, ahead - tolerance)
-    end
+    local fits = math.floor((tolerance - (tats[key] - now)) / interval)
+    admitted = math.max(0, math.min(admitted, fits))
   end
   out[#out + 1] = admitted
-  out[#out + 1] = retry
   for j = 0, count - 1 do
-    local base = at + 1 + 3 * j
+    local base = at + 2 + 3 * j
     local key = tonumber(ARGV[base])
     local interval = tonumber(ARGV[base + 1])
-    local tolerance = tonumber(ARGV[base + 2])
-    if admitted == 1 then
-      tats[key] = tats[key] + interval
+    out[#out + 1] = tats[key] - now
+    if admitted > 0 then
+      tats[key] = tats[key] + admitted * interval
       moved[key] = true
     end
-    local used = tats[key] - now
-    out[#out + 1] = math.floor((tolerance - math.min(used, tolerance)) / interval)
-    out[#out + 1] = used
   end
-  at = at + 1 + 3 * count
+  at = at + 2 + 3 * count
 end
 for i = 1, #KEYS do
   if moved[i] then

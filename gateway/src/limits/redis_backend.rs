@@ -41,6 +41,7 @@ pub struct RedisLimiter {
 }
 
 /// One limit of a check, as the script takes it.
+#[derive(PartialEq, Eq, Hash)]
 struct Cell {
     key: String,
     interval: u64,
@@ -251,29 +252,55 @@ async fn send_batches(
         batch.retain(|pending| !pending.reply.is_closed());
         if !batch.is_empty() {
             calls.fetch_add(1, Ordering::Relaxed);
-            let reply: Result<Vec<i64>, String> = invocation(&script, &batch)
+            let groups = groups(&batch);
+            let reply: Result<Vec<i64>, String> = invocation(&script, &batch, &groups)
                 .invoke_async(&mut connection)
                 .await
                 .map_err(|e| e.to_string());
-            answer(&mut batch, reply);
+            answer(&mut batch, &groups, reply);
         }
         batch.clear();
     }
 }
 
-/// One script call for `batch`: its distinct keys, then each check's limits by key index.
-fn invocation<'a>(script: &'a Script, batch: &[Pending]) -> redis::ScriptInvocation<'a> {
+/// The checks of a batch with the same limits (one subject's), in arrival order: the script
+/// decides a group at once, however many checks it holds.
+type Groups = Vec<Vec<usize>>;
+
+fn groups(batch: &[Pending]) -> Groups {
+    let mut index: HashMap<&[Cell], usize> = HashMap::with_capacity(batch.len());
+    let mut groups: Groups = Vec::new();
+    for (i, pending) in batch.iter().enumerate() {
+        let group = *index.entry(&pending.cells).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[group].push(i);
+    }
+    groups
+}
+
+/// One script call for `batch`: its distinct keys, then per group its size and its limits by
+/// key index.
+fn invocation<'a>(
+    script: &'a Script,
+    batch: &[Pending],
+    groups: &Groups,
+) -> redis::ScriptInvocation<'a> {
     let mut invocation = script.prepare_invoke();
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(batch.len() * 2);
-    for cell in batch.iter().flat_map(|pending| &pending.cells) {
-        if !index.contains_key(cell.key.as_str()) {
-            index.insert(&cell.key, index.len() + 1);
-            invocation.key(&cell.key);
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(groups.len() * 2);
+    for group in groups {
+        for cell in &batch[group[0]].cells {
+            if !index.contains_key(cell.key.as_str()) {
+                index.insert(&cell.key, index.len() + 1);
+                invocation.key(&cell.key);
+            }
         }
     }
-    for pending in batch {
-        invocation.arg(pending.cells.len());
-        for cell in &pending.cells {
+    for group in groups {
+        let cells = &batch[group[0]].cells;
+        invocation.arg(group.len()).arg(cells.len());
+        for cell in cells {
             invocation
                 .arg(index[cell.key.as_str()])
                 .arg(cell.interval)
@@ -283,28 +310,73 @@ fn invocation<'a>(script: &'a Script, batch: &[Pending]) -> redis::ScriptInvocat
     invocation
 }
 
-/// Splits the reply between the batch's checks, in order.
-fn answer(batch: &mut Vec<Pending>, reply: Result<Vec<i64>, String>) {
-    let reply = match reply {
-        Ok(reply) => reply,
-        Err(e) => {
-            for pending in batch.drain(..) {
-                let _gone = pending.reply.send(Err(e.clone()));
+/// Each check's answer, from its group's part of the reply: how many of the group were admitted
+/// and each limit's use before the group. The group's checks are then decided in order as if
+/// one by one: the first `admitted` each take a cell, the rest are refused and move nothing.
+/// The answer is laid out as [`decision`] reads it.
+fn group_answers(cells: &[Cell], size: usize, admitted: i64, used_before: &[i64]) -> Vec<Vec<i64>> {
+    let admitted = usize::try_from(admitted.max(0)).unwrap_or(0).min(size);
+    (0..size)
+        .map(|i| {
+            let is_admitted = i < admitted;
+            let taken = if is_admitted { i + 1 } else { admitted } as i64;
+            let mut answer = Vec::with_capacity(2 + 2 * cells.len());
+            let retry = if is_admitted {
+                0
+            } else {
+                cells
+                    .iter()
+                    .zip(used_before)
+                    .map(|(cell, &used)| {
+                        used + (taken + 1) * cell.interval as i64 - cell.tolerance as i64
+                    })
+                    .max()
+                    .unwrap_or(0)
+                    .max(0)
+            };
+            answer.extend([i64::from(is_admitted), retry]);
+            for (cell, &used) in cells.iter().zip(used_before) {
+                let (interval, tolerance) = (cell.interval as i64, cell.tolerance as i64);
+                let used = used + taken * interval;
+                answer.extend([(tolerance - used.min(tolerance)) / interval, used]);
             }
-            return;
+            answer
+        })
+        .collect()
+}
+
+/// Splits the reply between the batch's checks.
+fn answer(batch: &mut Vec<Pending>, groups: &Groups, reply: Result<Vec<i64>, String>) {
+    let mut answers: Vec<Option<Result<Vec<i64>, String>>> = Vec::new();
+    answers.resize_with(batch.len(), || None);
+    match reply {
+        Ok(reply) => {
+            let mut rest = reply.as_slice();
+            for group in groups {
+                let cells = &batch[group[0]].cells;
+                let Some((&[admitted], tail)) = rest.split_first_chunk::<1>() else {
+                    break;
+                };
+                if tail.len() < cells.len() {
+                    break;
+                }
+                let (used_before, tail) = tail.split_at(cells.len());
+                rest = tail;
+                for (&i, answer) in
+                    group
+                        .iter()
+                        .zip(group_answers(cells, group.len(), admitted, used_before))
+                {
+                    answers[i] = Some(Ok(answer));
+                }
+            }
         }
-    };
-    let mut rest = reply.as_slice();
-    for pending in batch.drain(..) {
-        let len = 2 + 2 * pending.cells.len();
-        let part = if rest.len() >= len {
-            let (part, tail) = rest.split_at(len);
-            rest = tail;
-            Ok(part.to_vec())
-        } else {
-            Err("the limit script's reply is shorter than its batch".to_owned())
-        };
-        let _gone = pending.reply.send(part);
+        Err(e) => answers.fill_with(|| Some(Err(e.clone()))),
+    }
+    for (pending, answer) in batch.drain(..).zip(answers) {
+        let answer = answer
+            .unwrap_or_else(|| Err("the limit script's reply is shorter than its batch".into()));
+        let _gone = pending.reply.send(answer);
     }
 }
 
@@ -361,7 +433,70 @@ impl Breaker {
 
 #[cfg(test)]
 mod tests {
+    use super::super::gcra::{self, Rate};
     use super::*;
+
+    /// A group decided at once answers exactly what the checks one by one would: the in-process
+    /// GCRA, run check after check from the same TATs at the same instant.
+    #[test]
+    fn a_group_answers_as_its_checks_would_one_by_one() {
+        let now = 1_000_000_000_000u64;
+        let cases: [(&[Rate], &[u64], usize); 5] = [
+            (&[Rate::per_minute(5), Rate::per_day(100)], &[0, 0], 8),
+            (&[Rate::per_minute(50), Rate::per_day(30)], &[0, 0], 40),
+            // Part of the minute already used, the day nearly full.
+            (
+                &[Rate::per_minute(10), Rate::per_day(20)],
+                &[30_000_000, 17 * 4_320_000_000],
+                6,
+            ),
+            // Locked out already: every check refused.
+            (&[Rate::per_minute(3)], &[60_000_000], 4),
+            (&[Rate::per_day(7)], &[0], 7),
+        ];
+        for (rates, used, size) in cases {
+            let cells: Vec<Cell> = rates
+                .iter()
+                .enumerate()
+                .map(|(i, rate)| Cell {
+                    key: format!("k{i}"),
+                    interval: rate.interval(),
+                    tolerance: rate.tolerance(),
+                })
+                .collect();
+            // What the script computes: how many fit, and each limit's use before the group.
+            let fits = rates
+                .iter()
+                .zip(used)
+                .map(|(rate, &u)| (rate.tolerance() as i64 - u as i64) / rate.interval() as i64)
+                .min()
+                .unwrap();
+            let used_before: Vec<i64> = used.iter().map(|&u| u as i64).collect();
+            let answers = group_answers(&cells, size, fits.clamp(0, size as i64), &used_before);
+
+            let mut tats: Vec<u64> = used.iter().map(|&u| now + u).collect();
+            for (n, answer) in answers.iter().enumerate() {
+                let verdicts: Vec<_> = rates
+                    .iter()
+                    .zip(&tats)
+                    .map(|(&rate, &tat)| gcra::check(rate, Some(tat), now))
+                    .collect();
+                let admitted = verdicts.iter().all(|v| v.admitted);
+                if admitted {
+                    for (tat, verdict) in tats.iter_mut().zip(&verdicts) {
+                        *tat = verdict.next_tat;
+                    }
+                }
+                let retry = verdicts.iter().map(|v| v.retry_after_us).max().unwrap();
+                let mut expected = vec![i64::from(admitted), retry as i64];
+                for (&rate, &tat) in rates.iter().zip(&tats) {
+                    let (left, used) = gcra::remaining(rate, tat, now);
+                    expected.extend([left as i64, used as i64]);
+                }
+                assert_eq!(answer, &expected, "check {n} of {rates:?} from {used:?}");
+            }
+        }
+    }
 
     #[test]
     fn the_breaker_opens_after_failures_and_probes_once() {
