@@ -319,7 +319,8 @@ fn group_answers(cells: &[Cell], size: usize, admitted: i64, used_before: &[i64]
     (0..size)
         .map(|i| {
             let is_admitted = i < admitted;
-            let taken = if is_admitted { i + 1 } else { admitted } as i64;
+            // Cells taken in the group once this check is decided.
+            let taken = (if is_admitted { i + 1 } else { admitted }) as i64;
             let mut answer = Vec::with_capacity(2 + 2 * cells.len());
             let retry = if is_admitted {
                 0
