@@ -229,6 +229,35 @@ async fn checks_arriving_together_share_one_call_and_stay_exact() {
     assert_eq!(limiter.calls() - calls, 2);
 }
 
+/// A caller that stops waiting (its request timed out or went away) before its check is sent is
+/// left out of the batch: with a limit of one, the check queued after it is still admitted.
+#[tokio::test]
+async fn a_check_given_up_before_its_call_is_not_counted() {
+    use flowforge_gateway::limits::{OnFailure, RedisLimiter, Tier};
+    let client = redis::Client::open(redis_url()).unwrap();
+    let limiter = RedisLimiter::new(client, prefix(), Duration::from_secs(2), OnFailure::Deny);
+    let one = Tier {
+        name: "one".into(),
+        per_minute: Some(1),
+        per_day: None,
+    };
+    limiter.check("warm-up", &one).await.unwrap();
+    let mut abandoned = Box::pin(limiter.check("dave", &one));
+    let mut kept = Box::pin(limiter.check("dave", &one));
+    // Both are queued before this one-thread runtime runs the batching task; then one gives up.
+    std::future::poll_fn(|cx| {
+        assert!(abandoned.as_mut().poll(cx).is_pending());
+        assert!(kept.as_mut().poll(cx).is_pending());
+        std::task::Poll::Ready(())
+    })
+    .await;
+    drop(abandoned);
+    let decision = kept.await.unwrap();
+    assert!(decision.admitted, "the abandoned check took no cell");
+    assert_eq!(decision.minute.unwrap().remaining, 0);
+    assert!(!limiter.check("dave", &one).await.unwrap().admitted);
+}
+
 /// A redis-server of the test's own, so the test can stop and start it.
 struct PrivateRedis {
     child: Option<std::process::Child>,
