@@ -2,7 +2,7 @@
 # The OCR service against the tesseract CLI in one bounded run on loopback.
 #   accuracy: CER/WER on a generated set (bench/ocr/make_set.py: 5 fonts × 3 sizes × clean, noise,
 #             blur, rotation, low contrast = 75 images with ground truth), the service with its
-#             preprocessing (deskew, denoise) against `tesseract IMAGE -` with defaults;
+#             preprocessing (deskew, denoise) against `tesseract IMAGE OUTBASE` with defaults;
 #   speed:    pages/s over the set with 2 concurrent clients (each one keep-alive connection),
 #             the warm service against one CLI process per image (2 at a time, started by xargs
 #             with nothing in between). Goals: CER <= the CLI's; >= 2x its throughput.
