@@ -151,7 +151,7 @@ pub struct PageResult {
     pub confidence: f64,
     /// `ocr`, or `textLayer` for a PDF page's own text.
     pub source: &'static str,
-    /// Pixels of the page as read (0 for a text layer).
+    /// The page's size in pixels, which every box is relative to (0 for a text layer).
     pub width: u32,
     pub height: u32,
     pub duration_ms: u64,
@@ -306,7 +306,15 @@ pub async fn recognize(
                             return Err(e);
                         }
                     };
-                    let (width, height) = gray.dimensions();
+                    // Boxes go back in the caller's pixels, whatever size the page was read at.
+                    let (width, height) = (image.width(), image.height());
+                    let mut read = read;
+                    if let Some(rescale) =
+                        layout::Rescale::between(gray.dimensions(), (width, height))
+                    {
+                        read.tsv = rescale.tsv(&read.tsv);
+                        read.hocr = read.hocr.map(|hocr| rescale.hocr(&hocr));
+                    }
                     let blocks = layout::structure(&read.tsv, width, height, min_confidence);
                     let text = if min_confidence > 0.0 {
                         layout::text_of(&blocks)
@@ -322,7 +330,7 @@ pub async fn recognize(
                     if format == OutputFormat::Pdf {
                         output
                             .scans
-                            .push(scanned_page(&image, width, &blocks, page_settings.dpi)?);
+                            .push(scanned_page(&image, &blocks, page_settings.dpi)?);
                     }
                     worker_state.record_page("ocr", true, started.elapsed().as_secs_f64());
                     PageResult {
@@ -402,25 +410,21 @@ struct Output {
     scans: Vec<flowforge_pdf::domain::searchable::ScannedPage>,
 }
 
-/// A page for the searchable PDF: the original image as JPEG, word boxes scaled back from the
-/// (possibly upscaled) page that was read.
+/// A page for the searchable PDF: the original image as JPEG under its words' boxes.
 fn scanned_page(
     image: &image::DynamicImage,
-    read_width: u32,
     blocks: &[Block],
     dpi: Option<u32>,
 ) -> Result<flowforge_pdf::domain::searchable::ScannedPage, OcrError> {
-    let scale = image.width() as f32 / read_width.max(1) as f32;
     let mut jpeg = std::io::Cursor::new(Vec::new());
     image::DynamicImage::ImageRgb8(image.to_rgb8())
         .write_to(&mut jpeg, image::ImageFormat::Jpeg)
         .map_err(crate::domain::internal)?;
     let words = layout::words(blocks)
         .map(|w| {
-            let s = |v: u32| (v as f32 * scale).round() as u32;
             (
                 w.text.clone(),
-                [s(w.bbox.x), s(w.bbox.y), s(w.bbox.width), s(w.bbox.height)],
+                [w.bbox.x, w.bbox.y, w.bbox.width, w.bbox.height],
             )
         })
         .collect();

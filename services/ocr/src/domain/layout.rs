@@ -281,6 +281,117 @@ pub fn words(blocks: &[Block]) -> impl Iterator<Item = &Word> {
         .flat_map(|l| &l.words)
 }
 
+/// Maps coordinates on the page Tesseract read (perhaps enlarged by preprocessing) back onto
+/// the page the caller sent, so every box is in the caller's pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rescale {
+    x: f64,
+    y: f64,
+}
+
+impl Rescale {
+    /// `None` when the two sizes are the same: nothing to map.
+    pub fn between(read: (u32, u32), page: (u32, u32)) -> Option<Self> {
+        (read != page).then(|| Self {
+            x: f64::from(page.0) / f64::from(read.0.max(1)),
+            y: f64::from(page.1) / f64::from(read.1.max(1)),
+        })
+    }
+
+    /// An edge or a size along x (so that edges stay where they were, spans are mapped as
+    /// the difference of their mapped edges).
+    fn x(&self, v: i64) -> i64 {
+        (v as f64 * self.x).round() as i64
+    }
+
+    fn y(&self, v: i64) -> i64 {
+        (v as f64 * self.y).round() as i64
+    }
+
+    /// Tesseract's TSV rows with `left top width height` mapped.
+    pub fn tsv(&self, tsv: &str) -> String {
+        let mut out = String::with_capacity(tsv.len());
+        for row in tsv.lines() {
+            let mut cells: Vec<&str> = row.splitn(12, '\t').collect();
+            let numbers: Option<Vec<i64>> = cells
+                .get(6..10)
+                .map(|c| c.iter().map(|v| v.trim().parse().ok()).collect())
+                .and_then(|n: Vec<Option<i64>>| n.into_iter().collect());
+            let mapped;
+            if let Some([left, top, width, height]) = numbers.as_deref() {
+                let (x0, y0) = (self.x(*left), self.y(*top));
+                let (x1, y1) = (self.x(left + width), self.y(top + height));
+                mapped = [x0, y0, x1 - x0, y1 - y0].map(|v| v.to_string());
+                for (cell, value) in cells[6..10].iter_mut().zip(&mapped) {
+                    *cell = value;
+                }
+            }
+            out.push_str(&cells.join("\t"));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// hOCR with the pixel properties of every `title` mapped: `bbox`, `baseline`'s offset,
+    /// `x_size`, `x_descenders` and `x_ascenders`. Tesseract writes titles in single quotes.
+    pub fn hocr(&self, hocr: &str) -> String {
+        let mut out = String::with_capacity(hocr.len());
+        let mut rest = hocr;
+        while let Some(start) = rest.find("title='") {
+            let (before, after) = rest.split_at(start + "title='".len());
+            out.push_str(before);
+            let Some(end) = after.find('\'') else {
+                rest = after;
+                break;
+            };
+            let properties: Vec<String> = after[..end]
+                .split("; ")
+                .map(|property| self.hocr_property(property))
+                .collect();
+            out.push_str(&properties.join("; "));
+            rest = &after[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn hocr_property(&self, property: &str) -> String {
+        let mut words = property.split(' ');
+        let name = words.next().unwrap_or_default();
+        let values: Vec<&str> = words.collect();
+        let mapped: Option<Vec<String>> = match name {
+            "bbox" => values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let v = v.parse().ok()?;
+                    Some(if i % 2 == 0 { self.x(v) } else { self.y(v) }.to_string())
+                })
+                .collect(),
+            "x_size" | "x_descenders" | "x_ascenders" => values
+                .iter()
+                .map(|v| {
+                    v.parse::<f64>()
+                        .ok()
+                        .map(|v| format!("{}", (v * self.y * 100.0).round() / 100.0))
+                })
+                .collect(),
+            "baseline" => match values.as_slice() {
+                [slope, offset] => offset
+                    .parse::<f64>()
+                    .ok()
+                    .map(|o| vec![(*slope).to_owned(), format!("{}", (o * self.y).round())]),
+                _ => None,
+            },
+            _ => None,
+        };
+        match mapped {
+            Some(values) => format!("{name} {}", values.join(" ")),
+            None => property.to_owned(),
+        }
+    }
+}
+
 /// Tesseract's TSV header, as its command line writes it.
 pub const TSV_HEADER: &str =
     "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext";
@@ -330,5 +441,34 @@ mod tests {
         assert_eq!(text_of(&confident), "Hello world");
         assert_eq!(confident[0].paragraphs[0].lines.len(), 1);
         assert_eq!(words(&confident).count(), 2);
+    }
+
+    #[test]
+    fn boxes_are_mapped_back_to_the_page_that_was_sent() {
+        assert_eq!(Rescale::between((200, 100), (200, 100)), None);
+        let half = Rescale::between((200, 100), (100, 50)).unwrap();
+        let tsv = half.tsv(TSV);
+        let words: Vec<&str> = tsv.lines().filter(|r| r.starts_with("5\t")).collect();
+        assert_eq!(words[0], "5\t1\t1\t1\t1\t1\t5\t5\t40\t10\t96.5\tHello");
+        assert_eq!(words[2], "5\t1\t1\t1\t2\t1\t5\t25\t30\t10\t12\tbl0t");
+        let tree = structure(&tsv, 100, 50, 0.0);
+        assert_eq!(
+            tree[0].bbox,
+            PixelBox {
+                x: 5,
+                y: 5,
+                width: 90,
+                height: 30
+            }
+        );
+        let hocr = half.hocr(
+            "<span class='ocr_line' id='line_1_1' title='bbox 10 10 190 30; baseline 0.005 -6; x_size 24; x_descenders 5; x_ascenders 6'>\n\
+             <span class='ocrx_word' id='word_1_1' title='bbox 10 10 90 30; x_wconf 96'>Hello</span>",
+        );
+        assert_eq!(
+            hocr,
+            "<span class='ocr_line' id='line_1_1' title='bbox 5 5 95 15; baseline 0.005 -3; x_size 12; x_descenders 2.5; x_ascenders 3'>\n\
+             <span class='ocrx_word' id='word_1_1' title='bbox 5 5 45 15; x_wconf 96'>Hello</span>"
+        );
     }
 }

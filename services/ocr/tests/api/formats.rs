@@ -143,3 +143,91 @@ async fn json_hocr_tsv_and_searchable_pdf() {
         "the invisible layer extracts as the words read"
     );
 }
+
+/// Every word's box in a page's JSON answer, by reading order: `[x, y, width, height]`.
+fn word_boxes(answer: &serde_json::Value) -> Vec<[i64; 4]> {
+    let mut boxes = Vec::new();
+    for block in answer["pages"][0]["blocks"].as_array().unwrap() {
+        for paragraph in block["paragraphs"].as_array().unwrap() {
+            for line in paragraph["lines"].as_array().unwrap() {
+                for word in line["words"].as_array().unwrap() {
+                    let b = &word["bbox"];
+                    boxes.push(["x", "y", "width", "height"].map(|k| b[k].as_i64().unwrap()));
+                }
+            }
+        }
+    }
+    boxes
+}
+
+#[tokio::test]
+async fn boxes_stay_in_the_callers_pixels_when_small_text_is_enlarged() {
+    let app = app().await;
+    // 14 pt at 100 dpi: lines about 22 px tall, which preprocessing enlarges before reading.
+    let scan = scan(&text_pdf(&[&LINES]), 1, 100.0);
+    let image = png(&scan);
+    let read = |query: &'static str| {
+        let (app, image) = (&app, image.clone());
+        async move {
+            app.post_raw(
+                &format!("/api/v1/ocr/recognize?{query}"),
+                "image/png",
+                image,
+            )
+            .await
+        }
+    };
+    let enlarged = read("format=json").await.ok();
+    let as_is = read("format=json&upscale=false").await.ok();
+    for answer in [&enlarged, &as_is] {
+        assert_eq!(answer["pages"][0]["width"], scan.width());
+        assert_eq!(answer["pages"][0]["height"], scan.height());
+    }
+    let (boxes, reference) = (word_boxes(&enlarged), word_boxes(&as_is));
+    assert_eq!(boxes.len(), reference.len());
+    assert!(boxes.len() >= 20);
+    // The two reads may draw a word's edges a few pixels apart (a descender taken in or not),
+    // but its centre stays put; unmapped, the enlarged read's would sit ~18 % further right
+    // and down (tens of pixels on this page).
+    let centre = |b: &[i64; 4]| (b[0] * 2 + b[2], b[1] * 2 + b[3]);
+    for (b, r) in boxes.iter().zip(&reference) {
+        let ((bx, by), (rx, ry)) = (centre(b), centre(r));
+        assert!(
+            (bx - rx).abs() <= 16 && (by - ry).abs() <= 16,
+            "{b:?} against {r:?}"
+        );
+    }
+
+    // TSV and hOCR carry the same boxes as the JSON tree.
+    let tsv = read("format=tsv").await.text();
+    let tsv_words: Vec<[i64; 4]> = tsv
+        .lines()
+        .skip(1)
+        .map(|row| row.split('\t').collect::<Vec<_>>())
+        .filter(|cells| cells[0] == "5" && !cells[11].trim().is_empty())
+        .map(|cells| [6, 7, 8, 9].map(|i| cells[i].parse().unwrap()))
+        .collect();
+    assert_eq!(tsv_words, boxes);
+    let hocr = read("format=hocr").await.text();
+    let hocr_words: Vec<[i64; 4]> = hocr
+        .split("class='ocrx_word'")
+        .skip(1)
+        .map(|span| {
+            let title = span.split("title='bbox ").nth(1).unwrap();
+            let numbers: Vec<i64> = title
+                .split(';')
+                .next()
+                .unwrap()
+                .split(' ')
+                .map(|v| v.parse().unwrap())
+                .collect();
+            [
+                numbers[0],
+                numbers[1],
+                numbers[2] - numbers[0],
+                numbers[3] - numbers[1],
+            ]
+        })
+        .collect();
+    assert_eq!(hocr_words, boxes);
+}
