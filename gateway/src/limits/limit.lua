@@ -2,15 +2,20 @@
 -- call at the same instant: a gateway sends the checks that arrived while its previous call was
 -- in flight as one call. Redis's own clock is the one all gateways share.
 -- KEYS: the batch's distinct TAT keys, one per limit of a subject.
--- ARGV, per group of identical checks (one subject's, in arrival order): the group's size, the
--- number of its limits, then for each limit its key's index in KEYS, its interval and its
+-- ARGV: the lease floor, then per group of identical checks (one subject's, in arrival order): the group's number of
+-- checks, the cells it asks ahead (a lease), the cells it gives back (what an expired lease left),
+-- the number of its limits, then for each limit its key's index in KEYS, its interval and its
 -- tolerance (microseconds).
--- Identical checks at one instant are decided in one step: each admitted one takes a cell of
--- every limit, so the group admits as many as the tightest limit still holds, and the first
--- refusal is followed by refusals only (a refused check moves no TAT, so it never extends a
--- lockout). Each key is read once and written once per batch.
--- Returns, per group in order: how many were admitted, then per limit the TAT's lead over now
--- before the group (the gateway works out each check's answer from these).
+-- Given-back cells come off first, as if never taken (never below now: a limit cannot be more
+-- than whole). Identical checks at one instant are decided in one step: each admitted one takes
+-- a cell of every limit, so the group admits as many as the tightest limit still holds, and the
+-- first refusal is followed by refusals only (a refused check moves no TAT, so it never extends
+-- a lockout). A lease is granted only when every check was admitted and more than LEASE_FLOOR
+-- cells would still remain, and then at most an eighth of those. Each key is read once and
+-- written once per batch.
+-- Returns, per group in order: how many were admitted, the cells leased, then per limit the
+-- TAT's lead over now before the group's checks (the gateway works out each check's answer).
+local LEASE_FLOOR = tonumber(ARGV[1])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local stored = redis.call('MGET', unpack(KEYS))
@@ -23,31 +28,48 @@ for i = 1, #KEYS do
   end
 end
 local out = {}
-local at = 1
+local at = 2
 while at <= #ARGV do
   local size = tonumber(ARGV[at])
-  local count = tonumber(ARGV[at + 1])
-  local admitted = size
+  local want = tonumber(ARGV[at + 1])
+  local back = tonumber(ARGV[at + 2])
+  local count = tonumber(ARGV[at + 3])
+  local first = at + 4
+  local fits = nil
   for j = 0, count - 1 do
-    local base = at + 2 + 3 * j
+    local base = first + 3 * j
     local key = tonumber(ARGV[base])
     local interval = tonumber(ARGV[base + 1])
     local tolerance = tonumber(ARGV[base + 2])
-    local fits = math.floor((tolerance - (tats[key] - now)) / interval)
-    admitted = math.max(0, math.min(admitted, fits))
+    if back > 0 then
+      tats[key] = math.max(now, tats[key] - back * interval)
+      moved[key] = true
+    end
+    local here = math.floor((tolerance - (tats[key] - now)) / interval)
+    if fits == nil or here < fits then
+      fits = here
+    end
+  end
+  fits = fits or 0
+  local admitted = math.max(0, math.min(size, fits))
+  local lease = 0
+  if want > 0 and admitted == size and fits - size > LEASE_FLOOR then
+    lease = math.min(want, math.floor((fits - size) / 8))
   end
   out[#out + 1] = admitted
+  out[#out + 1] = lease
+  local taken = admitted + lease
   for j = 0, count - 1 do
-    local base = at + 2 + 3 * j
+    local base = first + 3 * j
     local key = tonumber(ARGV[base])
     local interval = tonumber(ARGV[base + 1])
     out[#out + 1] = tats[key] - now
-    if admitted > 0 then
-      tats[key] = tats[key] + admitted * interval
+    if taken > 0 then
+      tats[key] = tats[key] + taken * interval
       moved[key] = true
     end
   end
-  at = at + 2 + 3 * count
+  at = first + 3 * count
 end
 for i = 1, #KEYS do
   if moved[i] then

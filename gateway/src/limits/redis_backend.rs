@@ -7,10 +7,18 @@
 //! decides them in arrival order. An idle gateway sends each check alone, at once; a busy one
 //! pays one round trip, one script run and one read and write per key for a whole batch, which
 //! is what keeps Redis (not the gateway) from being the limit on throughput.
+//!
+//! Leases: a subject busy enough to have two checks in one batch is also granted a few cells
+//! ahead (at most [`LEASE_CELLS`], and only while more than [`LEASE_FLOOR`] cells remain, at
+//! most an eighth of them), taken in Redis in the same atomic step. The gateway spends them on
+//! that subject's next checks without a round trip. Whatever is left after [`LEASE_US`] goes
+//! back to Redis, as if never taken. So no replica ever admits a request whose cell Redis has
+//! not counted (never more than the limit), a refused or unsent request counts nowhere, and
+//! near the limit there are no leases: checks are decided one by one as before.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use redis::Script;
@@ -25,6 +33,15 @@ const FAILURES_TO_OPEN: u32 = 3;
 const OPEN_FOR_US: u64 = 1_000_000;
 /// Most checks in one call: Redis runs nothing else while the script runs.
 const MAX_BATCH: usize = 256;
+/// Most cells one lease asks for: a few milliseconds of one busy consumer's traffic here.
+const LEASE_CELLS: u32 = 128;
+/// No lease unless more cells than this would remain: near the limit, every check goes to
+/// Redis, so replicas never refuse a request while another holds its cell.
+const LEASE_FLOOR: i64 = 64;
+/// How long a lease's cells may be spent before the rest goes back.
+const LEASE_US: u64 = 50_000;
+/// How often the batching task gives back the rest of expired leases.
+const SWEEP_EVERY: Duration = Duration::from_millis(20);
 
 pub struct RedisLimiter {
     client: redis::Client,
@@ -35,13 +52,15 @@ pub struct RedisLimiter {
     on_failure: OnFailure,
     breaker: Breaker,
     fallback: LocalLimiter,
+    /// Cells granted ahead, per subject (shared with the batching tasks).
+    leases: Arc<Mutex<HashMap<String, Lease>>>,
     /// Whether Redis has answered once (health reports `connecting` until then).
     answered: std::sync::atomic::AtomicBool,
     calls: Arc<AtomicU64>,
 }
 
 /// One limit of a check, as the script takes it.
-#[derive(PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct Cell {
     key: String,
     interval: u64,
@@ -49,10 +68,34 @@ struct Cell {
 }
 
 /// A check waiting for the next call; its caller may stop waiting (timeout), and then it is
-/// left out rather than counted.
+/// left out rather than counted. Without a `reply` it only gives back `back` cells.
 struct Pending {
+    subject: String,
     cells: Vec<Cell>,
-    reply: oneshot::Sender<Result<Vec<i64>, String>>,
+    reply: Option<oneshot::Sender<Result<Vec<i64>, String>>>,
+    /// Unspent cells of an expired lease, returned in this call.
+    back: u32,
+    /// Cells asked ahead (the subject's last lease ran out before it expired).
+    want: u32,
+}
+
+impl Pending {
+    fn is_check(&self) -> bool {
+        self.reply.is_some()
+    }
+}
+
+/// Cells of one subject's limits taken in Redis ahead of its checks.
+struct Lease {
+    cells: Vec<Cell>,
+    /// Not spent yet.
+    left: u32,
+    expires_us: u64,
+    /// Per limit (in `tier.rates()` order): cells Redis had left once the lease was taken, and
+    /// when (this machine's clock) the limit would be whole again.
+    windows: Vec<(u64, u64)>,
+    /// Spent to the last cell before it expired: the subject's next call asks for another.
+    ran_out: bool,
 }
 
 impl RedisLimiter {
@@ -71,6 +114,7 @@ impl RedisLimiter {
             on_failure,
             breaker: Breaker::default(),
             fallback: LocalLimiter::new(),
+            leases: Arc::default(),
             answered: std::sync::atomic::AtomicBool::new(false),
             calls: Arc::default(),
         }
@@ -110,6 +154,7 @@ impl RedisLimiter {
                 self.script.clone(),
                 receiver,
                 self.calls.clone(),
+                self.leases.clone(),
             ));
             created = true;
             queue
@@ -124,6 +169,10 @@ impl RedisLimiter {
             return Ok(Decision::unlimited());
         }
         let now = now_us();
+        let (back, want) = match self.spend_lease(subject, tier, now) {
+            Ok(decision) => return Ok(decision),
+            Err(after) => after,
+        };
         if !self.breaker.allows(now) {
             return self.fall_back(subject, tier, now, "circuit open");
         }
@@ -136,8 +185,11 @@ impl RedisLimiter {
         };
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
+            subject: subject.to_owned(),
             cells: self.cells(subject, tier),
-            reply,
+            reply: Some(reply),
+            back,
+            want,
         };
         if queue.send(pending).is_err() {
             self.breaker.failed(now);
@@ -164,6 +216,42 @@ impl RedisLimiter {
         };
         self.breaker.failed(now_us());
         self.fall_back(subject, tier, now_us(), &failure)
+    }
+
+    /// Admits a check from the subject's lease when it has a cell left; otherwise says what the
+    /// call to Redis should carry: the unspent cells of an expired lease, and how many to ask
+    /// ahead.
+    fn spend_lease(&self, subject: &str, tier: &Tier, now: u64) -> Result<Decision, (u32, u32)> {
+        let mut leases = lock(&self.leases);
+        let Some(lease) = leases.get_mut(subject) else {
+            return Err((0, 0));
+        };
+        if lease.expires_us > now && lease.left > 0 {
+            lease.left -= 1;
+            lease.ran_out = lease.left == 0;
+            // Cells still leased here are this subject's as much as those left in Redis.
+            let parts: Vec<(u64, u64)> = lease
+                .windows
+                .iter()
+                .map(|&(left, whole_at)| {
+                    (left + u64::from(lease.left), whole_at.saturating_sub(now))
+                })
+                .collect();
+            return Ok(Decision::from_parts(tier, true, 0, &parts));
+        }
+        let want = if lease.ran_out { LEASE_CELLS } else { 0 };
+        if lease.expires_us > now {
+            // Spent, not expired: nothing to give back yet.
+            return Err((0, want));
+        }
+        let back = lease.left;
+        leases.remove(subject);
+        Err((back, want))
+    }
+
+    /// Cells leased out and not spent yet, over every subject (for tests and metrics).
+    pub fn leased(&self) -> u64 {
+        lock(&self.leases).values().map(|l| u64::from(l.left)).sum()
     }
 
     fn connect_timeout(&self) -> Duration {
@@ -240,16 +328,38 @@ fn decision(tier: &Tier, reply: &[i64]) -> Option<Decision> {
 }
 
 /// The batching task: takes every check queued while the last call was in flight, sends them as
-/// one call, and hands each its share of the reply. Ends when the limiter is dropped.
+/// one call, and hands each its share of the reply; every [`SWEEP_EVERY`] it also gives back
+/// what expired leases left. Ends when the limiter is dropped.
 async fn send_batches(
     mut connection: ConnectionManager,
     script: Script,
     mut queue: mpsc::UnboundedReceiver<Pending>,
     calls: Arc<AtomicU64>,
+    leases: Arc<Mutex<HashMap<String, Lease>>>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        batch.retain(|pending| !pending.reply.is_closed());
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            taken = queue.recv_many(&mut batch, MAX_BATCH) => {
+                if taken == 0 {
+                    return;
+                }
+            }
+            _ = sweep.tick() => batch.extend(expired_leases(&leases, now_us())),
+        }
+        // A check whose caller gave up counts nowhere, but what it carried back still goes.
+        batch.retain_mut(|pending| {
+            if pending
+                .reply
+                .as_ref()
+                .is_some_and(oneshot::Sender::is_closed)
+            {
+                pending.reply = None;
+            }
+            pending.is_check() || pending.back > 0
+        });
         if !batch.is_empty() {
             calls.fetch_add(1, Ordering::Relaxed);
             let groups = groups(&batch);
@@ -257,40 +367,96 @@ async fn send_batches(
                 .invoke_async(&mut connection)
                 .await
                 .map_err(|e| e.to_string());
-            answer(&mut batch, &groups, reply);
+            answer(&mut batch, &groups, reply, &leases);
         }
         batch.clear();
     }
 }
 
-/// The checks of a batch with the same limits (one subject's), in arrival order: the script
-/// decides a group at once, however many checks it holds.
-type Groups = Vec<Vec<usize>>;
+/// Removes leases that have expired, as give-backs of what they left (and forgets subjects
+/// whose spent lease is long over).
+fn expired_leases(leases: &Mutex<HashMap<String, Lease>>, now: u64) -> Vec<Pending> {
+    let mut leases = lock(leases);
+    let mut back = Vec::new();
+    leases.retain(|subject, lease| {
+        if lease.expires_us > now {
+            return true;
+        }
+        if lease.left > 0 {
+            back.push(Pending {
+                subject: subject.clone(),
+                cells: std::mem::take(&mut lease.cells),
+                reply: None,
+                back: lease.left,
+                want: 0,
+            });
+            return false;
+        }
+        // A spent lease stays a little as the hint to ask for another.
+        lease.expires_us + 20 * LEASE_US > now
+    });
+    back
+}
 
-fn groups(batch: &[Pending]) -> Groups {
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The checks of a batch with the same limits (one subject's), in arrival order: the script
+/// decides a group at once, however many checks it holds, after taking back what the group's
+/// give-backs return.
+struct Group {
+    /// Any member (its cells and subject stand for all).
+    first: usize,
+    /// The checks, in arrival order (give-backs are not among them).
+    checks: Vec<usize>,
+    back: u32,
+    want: u32,
+}
+
+fn groups(batch: &[Pending]) -> Vec<Group> {
     let mut index: HashMap<&[Cell], usize> = HashMap::with_capacity(batch.len());
-    let mut groups: Groups = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (i, pending) in batch.iter().enumerate() {
         let group = *index.entry(&pending.cells).or_insert_with(|| {
-            groups.push(Vec::new());
+            groups.push(Group {
+                first: i,
+                checks: Vec::new(),
+                back: 0,
+                want: 0,
+            });
             groups.len() - 1
         });
-        groups[group].push(i);
+        let group = &mut groups[group];
+        if pending.is_check() {
+            group.checks.push(i);
+        }
+        group.back += pending.back;
+        group.want = group.want.max(pending.want);
+    }
+    for group in &mut groups {
+        // Two checks of one subject within one round trip: busy enough for a lease.
+        if group.checks.len() >= 2 {
+            group.want = LEASE_CELLS;
+        }
     }
     groups
 }
 
-/// One script call for `batch`: its distinct keys, then per group its size and its limits by
-/// key index.
+/// One script call for `batch`: its distinct keys, the lease floor, then per group its number of checks, the
+/// cells it asks ahead, the cells it gives back, and its limits by key index.
 fn invocation<'a>(
     script: &'a Script,
     batch: &[Pending],
-    groups: &Groups,
+    groups: &[Group],
 ) -> redis::ScriptInvocation<'a> {
     let mut invocation = script.prepare_invoke();
+    invocation.arg(LEASE_FLOOR);
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(groups.len() * 2);
     for group in groups {
-        for cell in &batch[group[0]].cells {
+        for cell in &batch[group.first].cells {
             if !index.contains_key(cell.key.as_str()) {
                 index.insert(&cell.key, index.len() + 1);
                 invocation.key(&cell.key);
@@ -298,8 +464,12 @@ fn invocation<'a>(
         }
     }
     for group in groups {
-        let cells = &batch[group[0]].cells;
-        invocation.arg(group.len()).arg(cells.len());
+        let cells = &batch[group.first].cells;
+        invocation
+            .arg(group.checks.len())
+            .arg(group.want)
+            .arg(group.back)
+            .arg(cells.len());
         for cell in cells {
             invocation
                 .arg(index[cell.key.as_str()])
@@ -346,16 +516,22 @@ fn group_answers(cells: &[Cell], size: usize, admitted: i64, used_before: &[i64]
         .collect()
 }
 
-/// Splits the reply between the batch's checks.
-fn answer(batch: &mut Vec<Pending>, groups: &Groups, reply: Result<Vec<i64>, String>) {
+/// Splits the reply between the batch's checks, and keeps the leases it granted.
+fn answer(
+    batch: &mut Vec<Pending>,
+    groups: &[Group],
+    reply: Result<Vec<i64>, String>,
+    leases: &Mutex<HashMap<String, Lease>>,
+) {
     let mut answers: Vec<Option<Result<Vec<i64>, String>>> = Vec::new();
     answers.resize_with(batch.len(), || None);
     match reply {
         Ok(reply) => {
+            let now = now_us();
             let mut rest = reply.as_slice();
             for group in groups {
-                let cells = &batch[group[0]].cells;
-                let Some((&[admitted], tail)) = rest.split_first_chunk::<1>() else {
+                let cells = &batch[group.first].cells;
+                let Some((&[admitted, leased], tail)) = rest.split_first_chunk::<2>() else {
                     break;
                 };
                 if tail.len() < cells.len() {
@@ -363,21 +539,56 @@ fn answer(batch: &mut Vec<Pending>, groups: &Groups, reply: Result<Vec<i64>, Str
                 }
                 let (used_before, tail) = tail.split_at(cells.len());
                 rest = tail;
-                for (&i, answer) in
-                    group
-                        .iter()
-                        .zip(group_answers(cells, group.len(), admitted, used_before))
-                {
+                for (&i, answer) in group.checks.iter().zip(group_answers(
+                    cells,
+                    group.checks.len(),
+                    admitted,
+                    used_before,
+                )) {
                     answers[i] = Some(Ok(answer));
+                }
+                if let Ok(leased @ 1..) = u32::try_from(leased) {
+                    let taken = admitted.max(0) + i64::from(leased);
+                    let windows = cells
+                        .iter()
+                        .zip(used_before)
+                        .map(|(cell, &used)| {
+                            let (interval, tolerance) =
+                                (cell.interval as i64, cell.tolerance as i64);
+                            let used = used + taken * interval;
+                            let left = (tolerance - used.min(tolerance)) / interval;
+                            (left.max(0) as u64, now + used.max(0) as u64)
+                        })
+                        .collect();
+                    let subject = batch[group.first].subject.clone();
+                    let mut leases = lock(leases);
+                    // Checks of another batch may still hold cells of an earlier lease: they stay.
+                    let earlier = leases.get(&subject).map_or(0, |l| l.left);
+                    leases.insert(
+                        subject,
+                        Lease {
+                            cells: cells.clone(),
+                            left: leased + earlier,
+                            expires_us: now + LEASE_US,
+                            windows,
+                            ran_out: false,
+                        },
+                    );
                 }
             }
         }
-        Err(e) => answers.fill_with(|| Some(Err(e.clone()))),
+        Err(e) => {
+            tracing::debug!(error = %e, "limit call failed; give-backs in it are lost");
+            answers.fill_with(|| Some(Err(e.clone())));
+        }
     }
     for (pending, answer) in batch.drain(..).zip(answers) {
+        let Some(reply) = pending.reply else {
+            continue;
+        };
         let answer = answer
             .unwrap_or_else(|| Err("the limit script's reply is shorter than its batch".into()));
-        let _gone = pending.reply.send(answer);
+        let _gone = reply.send(answer);
     }
 }
 

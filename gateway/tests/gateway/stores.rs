@@ -146,6 +146,76 @@ async fn two_gateways_sharing_redis_admit_exactly_the_limit() {
     );
 }
 
+/// A busy subject far from its limit gets cells leased ahead: its next checks are admitted
+/// without a call, counting down exactly as calls would, a spent lease is renewed, and what an
+/// expired lease left goes back, so Redis ends up counting only the checks that were made.
+#[tokio::test]
+async fn a_busy_subject_spends_leased_cells_without_calls_and_the_rest_goes_back() {
+    use flowforge_gateway::limits::{OnFailure, RedisLimiter, Tier};
+    let client = redis::Client::open(redis_url()).unwrap();
+    let limiter = RedisLimiter::new(client, prefix(), Duration::from_secs(2), OnFailure::Deny);
+    // A day limit: a cell refills every 864 ms, so the few hundred ms this takes refill at most one.
+    let tier = Tier {
+        name: "busy".into(),
+        per_minute: None,
+        per_day: Some(100_000),
+    };
+    let remaining = |d: &flowforge_gateway::limits::Decision| {
+        assert!(d.admitted);
+        d.day.unwrap().remaining
+    };
+    limiter.check("warm-up", &tier).await.unwrap();
+    assert_eq!(limiter.leased(), 0, "one check alone asks for no lease");
+    let calls = limiter.calls();
+    // Two checks of one subject in one call: busy enough for a lease.
+    let mut pair: Vec<_> = (0..2)
+        .map(|_| Box::pin(limiter.check("dora", &tier)))
+        .collect();
+    std::future::poll_fn(|cx| {
+        for check in &mut pair {
+            assert!(check.as_mut().poll(cx).is_pending());
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+    let pair = futures_util::future::join_all(pair).await;
+    assert_eq!(limiter.calls() - calls, 1);
+    assert_eq!(remaining(pair[0].as_ref().unwrap()), 99_999);
+    assert_eq!(remaining(pair[1].as_ref().unwrap()), 99_998);
+    let lease = limiter.leased();
+    assert!(lease >= 16, "a lease of {lease} cells");
+    for n in 0..lease {
+        let d = limiter.check("dora", &tier).await.unwrap();
+        assert_eq!(remaining(&d), 99_997 - n, "leased check {n}");
+    }
+    assert_eq!(limiter.calls() - calls, 1, "leased cells need no call");
+    // Spent before it expired: the next check goes to Redis and is leased as many again.
+    let d = limiter.check("dora", &tier).await.unwrap();
+    assert_eq!(remaining(&d), 99_997 - lease);
+    assert_eq!(limiter.calls() - calls, 2);
+    assert_eq!(limiter.leased(), lease);
+    for n in 0..5 {
+        let d = limiter.check("dora", &tier).await.unwrap();
+        assert_eq!(remaining(&d), 99_996 - lease - n);
+    }
+    // The rest unspent: once the lease expires it goes back, with no check to carry it.
+    for _ in 0..100 {
+        if limiter.leased() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(limiter.leased(), 0, "the rest of the lease went back");
+    // 2 + lease + 1 + 5 checks were made, and this is the next.
+    let d = limiter.check("dora", &tier).await.unwrap();
+    let left = remaining(&d);
+    let made = 2 + lease + 1 + 5;
+    assert!(
+        (100_000 - made - 1..=100_000 - made).contains(&left),
+        "Redis counts the checks made, not the cells leased: {left} left"
+    );
+}
+
 /// Checks that arrive together go to Redis as one script call and are still decided one by one, in
 /// arrival order, each subject against its own limits: the first 50 of alice's (per minute) and
 /// the first 30 of bob's (per day) are admitted, counting down, and a refused check moves nothing.
