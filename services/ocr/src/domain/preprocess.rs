@@ -178,6 +178,18 @@ fn resample(gray: GrayImage, width: u32, height: u32, filter: Filter) -> GrayIma
     }
 }
 
+/// A pixel's 8 neighbours as (dx, dy).
+const AROUND: [(isize, isize); 8] = [
+    (-1, -1),
+    (0, -1),
+    (1, -1),
+    (-1, 0),
+    (1, 0),
+    (-1, 1),
+    (0, 1),
+    (1, 1),
+];
+
 /// Flips pixels that disagree with at least 7 of their 8 neighbours (dark among light or light
 /// among dark, by Otsu's level): isolated specks go, while every pixel of a stroke has darker
 /// neighbours along the stroke and stays.
@@ -231,23 +243,14 @@ fn despeckle(gray: &GrayImage) -> GrayImage {
             out.as_mut()[y * w + x] = if here[x + 1] == 1 {
                 paper
             } else {
-                let sum: u32 = [
-                    (-1, -1),
-                    (0, -1),
-                    (1, -1),
-                    (-1, 0),
-                    (1, 0),
-                    (-1, 1),
-                    (0, 1),
-                    (1, 1),
-                ]
-                .iter()
-                .map(|&(dx, dy): &(isize, isize)| {
-                    let sx = x.saturating_add_signed(dx).min(w - 1);
-                    let sy = y.saturating_add_signed(dy).min(h - 1);
-                    u32::from(pixels[sy * w + sx])
-                })
-                .sum();
+                let sum: u32 = AROUND
+                    .iter()
+                    .map(|&(dx, dy)| {
+                        let sx = x.saturating_add_signed(dx).min(w - 1);
+                        let sy = y.saturating_add_signed(dy).min(h - 1);
+                        u32::from(pixels[sy * w + sx])
+                    })
+                    .sum();
                 (sum / 8) as u8
             };
         }
@@ -456,16 +459,7 @@ mod tests {
             .map(|p| u64::from(p.0[0]))
             .collect();
         let paper = (light.iter().sum::<u64>() / light.len().max(1) as u64) as u8;
-        let around = [
-            (-1, -1),
-            (0, -1),
-            (1, -1),
-            (-1, 0),
-            (1, 0),
-            (-1, 1),
-            (0, 1),
-            (1, 1),
-        ];
+        let around = AROUND.map(|(dx, dy)| (dx as i64, dy as i64));
         GrayImage::from_fn(gray.width(), gray.height(), |x, y| {
             let (x, y) = (i64::from(x), i64::from(y));
             let here = dark(x, y);
