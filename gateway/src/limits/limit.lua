@@ -2,8 +2,8 @@
 -- call at the same instant: a gateway sends the checks that arrived while its previous call was
 -- in flight as one call. Redis's own clock is the one all gateways share.
 -- KEYS: the batch's distinct TAT keys, one per limit of a subject.
--- ARGV: the lease floor, then per group of identical checks (one subject's, in arrival order): the group's number of
--- checks, the cells it asks ahead (a lease), the cells it gives back (what an expired lease left),
+-- ARGV: the lease floor, then per group of identical checks (one subject's, in arrival order):
+-- the group's number of checks, the cells it asks ahead (a lease), the cells it gives back (what an expired lease left),
 -- the number of its limits, then for each limit its key's index in KEYS, its interval and its
 -- tolerance (microseconds).
 -- Given-back cells come off first, as if never taken (never below now: a limit cannot be more

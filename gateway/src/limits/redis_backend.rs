@@ -445,8 +445,8 @@ fn groups(batch: &[Pending]) -> Vec<Group> {
     groups
 }
 
-/// One script call for `batch`: its distinct keys, the lease floor, then per group its number of checks, the
-/// cells it asks ahead, the cells it gives back, and its limits by key index.
+/// One script call for `batch`: its distinct keys, the lease floor, then per group its number
+/// of checks, the cells it asks ahead, the cells it gives back, and its limits by key index.
 fn invocation<'a>(
     script: &'a Script,
     batch: &[Pending],

@@ -146,6 +146,21 @@ async fn two_gateways_sharing_redis_admit_exactly_the_limit() {
     );
 }
 
+/// Polls each check once, in order, before this one-thread runtime gets to run the batching
+/// task: all of them are queued (none answered) when it takes its next batch.
+async fn queue_before_the_batching_task<F: std::future::Future + Unpin>(checks: &mut [F]) {
+    std::future::poll_fn(|cx| {
+        for check in checks.iter_mut() {
+            assert!(
+                std::pin::Pin::new(&mut *check).poll(cx).is_pending(),
+                "waits for Redis"
+            );
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+}
+
 /// A busy subject far from its limit gets cells leased ahead: its next checks are admitted
 /// without a call, counting down exactly as calls would, a spent lease is renewed, and what an
 /// expired lease left goes back, so Redis ends up counting only the checks that were made.
@@ -171,13 +186,7 @@ async fn a_busy_subject_spends_leased_cells_without_calls_and_the_rest_goes_back
     let mut pair: Vec<_> = (0..2)
         .map(|_| Box::pin(limiter.check("dora", &tier)))
         .collect();
-    std::future::poll_fn(|cx| {
-        for check in &mut pair {
-            assert!(check.as_mut().poll(cx).is_pending());
-        }
-        std::task::Poll::Ready(())
-    })
-    .await;
+    queue_before_the_batching_task(&mut pair).await;
     let pair = futures_util::future::join_all(pair).await;
     assert_eq!(limiter.calls() - calls, 1);
     assert_eq!(remaining(pair[0].as_ref().unwrap()), 99_999);
@@ -216,6 +225,58 @@ async fn a_busy_subject_spends_leased_cells_without_calls_and_the_rest_goes_back
     );
 }
 
+/// Two gateways whose busy checks get leases still admit the limit and never more: while leases
+/// are out, what both admit stays within it, and once the leases are back the total is exact.
+#[tokio::test]
+async fn leases_on_two_gateways_never_admit_past_the_limit() {
+    use flowforge_gateway::limits::{OnFailure, RedisLimiter, Tier};
+    let prefix = prefix();
+    let gateways: Vec<RedisLimiter> = (0..2)
+        .map(|_| {
+            let client = redis::Client::open(redis_url()).unwrap();
+            RedisLimiter::new(
+                client,
+                prefix.clone(),
+                Duration::from_secs(2),
+                OnFailure::Deny,
+            )
+        })
+        .collect();
+    let tier = Tier {
+        name: "shared".into(),
+        per_minute: None,
+        per_day: Some(400),
+    };
+    let mut admitted = 0u64;
+    let mut leased = false;
+    // Rounds of 40 checks per gateway arriving together: each round's pair of groups may lease.
+    for _ in 0..8 {
+        // `join_all` polls each once before the batching tasks run; some answer from a lease.
+        let checks = (0..80).map(|i| gateways[i % 2].check("erin", &tier));
+        for decision in futures_util::future::join_all(checks).await {
+            admitted += u64::from(decision.unwrap().admitted);
+        }
+        leased |= gateways.iter().any(|g| g.leased() > 0);
+        assert!(admitted <= 400, "{admitted} admitted of a limit of 400");
+    }
+    assert!(leased, "the busy rounds were leased cells");
+    // Once the leases are back, both gateways together admit exactly what is left.
+    for _ in 0..100 {
+        if gateways.iter().all(|g| g.leased() == 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gateways.iter().all(|g| g.leased() == 0));
+    for n in 0.. {
+        if !gateways[n % 2].check("erin", &tier).await.unwrap().admitted {
+            break;
+        }
+        admitted += 1;
+    }
+    assert_eq!(admitted, 400);
+}
+
 /// Checks that arrive together go to Redis as one script call and are still decided one by one, in
 /// arrival order, each subject against its own limits: the first 50 of alice's (per minute) and
 /// the first 30 of bob's (per day) are admitted, counting down, and a refused check moves nothing.
@@ -247,15 +308,8 @@ async fn checks_arriving_together_share_one_call_and_stay_exact() {
             Box::pin(async move { limiter.check(subject, tier).await.unwrap() })
         })
         .collect();
-    // Each check is polled once, in order, before this one-thread runtime runs the batching
-    // task: all 200 are queued when it takes the next batch.
-    std::future::poll_fn(|cx| {
-        for check in &mut checks {
-            assert!(check.as_mut().poll(cx).is_pending(), "waits for Redis");
-        }
-        std::task::Poll::Ready(())
-    })
-    .await;
+    // All 200 are queued when the batching task takes the next batch.
+    queue_before_the_batching_task(&mut checks).await;
     let decisions = futures_util::future::join_all(checks).await;
     assert_eq!(limiter.calls() - calls, 1, "one script call for the batch");
 
@@ -312,16 +366,14 @@ async fn a_check_given_up_before_its_call_is_not_counted() {
         per_day: None,
     };
     limiter.check("warm-up", &one).await.unwrap();
-    let mut abandoned = Box::pin(limiter.check("dave", &one));
-    let mut kept = Box::pin(limiter.check("dave", &one));
-    // Both are queued before this one-thread runtime runs the batching task; then one gives up.
-    std::future::poll_fn(|cx| {
-        assert!(abandoned.as_mut().poll(cx).is_pending());
-        assert!(kept.as_mut().poll(cx).is_pending());
-        std::task::Poll::Ready(())
-    })
-    .await;
-    drop(abandoned);
+    let mut both = vec![
+        Box::pin(limiter.check("dave", &one)),
+        Box::pin(limiter.check("dave", &one)),
+    ];
+    // Both are queued before the batching task runs; then the first gives up.
+    queue_before_the_batching_task(&mut both).await;
+    let kept = both.pop().unwrap();
+    drop(both);
     let decision = kept.await.unwrap();
     assert!(decision.admitted, "the abandoned check took no cell");
     assert_eq!(decision.minute.unwrap().remaining, 0);
