@@ -8,9 +8,10 @@
 //! pays one round trip, one script run and one read and write per key for a whole batch, which
 //! is what keeps Redis (not the gateway) from being the limit on throughput.
 //!
-//! Leases: a subject busy enough to have two checks in one batch is also granted a few cells
-//! ahead (at most [`LEASE_CELLS`], and only while more than [`LEASE_FLOOR`] cells remain, at
-//! most an eighth of them), taken in Redis in the same atomic step. The gateway spends them on
+//! Leases: a subject busy enough to have two checks in one batch, or [`BUSY_CHECKS`] within
+//! [`BUSY_WINDOW_US`], is also granted cells ahead (about what it would spend in [`LEASE_US`],
+//! at most [`LEASE_CELLS`], and only while more than [`LEASE_FLOOR`] cells remain, at most an
+//! eighth of them), taken in Redis in the same atomic step. The gateway spends them on
 //! that subject's next checks without a round trip. Whatever is left after [`LEASE_US`] goes
 //! back to Redis, as if never taken. So no replica ever admits a request whose cell Redis has
 //! not counted (never more than the limit), a refused or unsent request counts nowhere, and
@@ -40,6 +41,10 @@ const LEASE_CELLS: u32 = 128;
 const LEASE_FLOOR: i64 = 64;
 /// How long a lease's cells may be spent before the rest goes back.
 const LEASE_US: u64 = 50_000;
+/// A subject checked this many times within [`BUSY_WINDOW_US`] (100 a second or more) asks for
+/// a lease, even when its checks never share a call (many consumers, each moderately busy).
+const BUSY_CHECKS: u32 = 3;
+const BUSY_WINDOW_US: u64 = 20_000;
 /// How often the batching task gives back the rest of expired leases.
 const SWEEP_EVERY: Duration = Duration::from_millis(20);
 
@@ -52,8 +57,9 @@ pub struct RedisLimiter {
     on_failure: OnFailure,
     breaker: Breaker,
     fallback: LocalLimiter,
-    /// Cells granted ahead, per subject (shared with the batching tasks).
-    leases: Arc<Mutex<HashMap<String, Lease>>>,
+    /// Cells granted ahead, and how busy subjects without them are (shared with the batching
+    /// task).
+    leases: Arc<Mutex<HashMap<String, Subject>>>,
     /// Whether Redis has answered once (health reports `connecting` until then).
     answered: std::sync::atomic::AtomicBool,
     calls: Arc<AtomicU64>,
@@ -85,6 +91,16 @@ impl Pending {
     }
 }
 
+/// What this gateway keeps of a subject between its calls.
+enum Subject {
+    Leased(Lease),
+    /// No lease: its checks since `since_us`, to tell a busy subject.
+    Seen {
+        since_us: u64,
+        checks: u32,
+    },
+}
+
 /// Cells of one subject's limits taken in Redis ahead of its checks.
 struct Lease {
     cells: Vec<Cell>,
@@ -96,6 +112,8 @@ struct Lease {
     windows: Vec<(u64, u64)>,
     /// Spent to the last cell before it expired: the subject's next call asks for another.
     ran_out: bool,
+    /// Cells it was granted (with what an earlier lease still held).
+    granted: u32,
 }
 
 impl RedisLimiter {
@@ -220,11 +238,35 @@ impl RedisLimiter {
 
     /// Admits a check from the subject's lease when it has a cell left; otherwise says what the
     /// call to Redis should carry: the unspent cells of an expired lease, and how many to ask
-    /// ahead.
+    /// ahead (a lease spent before it expired asks for twice as many; a subject without one
+    /// asks once it is busy, for what it would spend during a lease at its pace).
     fn spend_lease(&self, subject: &str, tier: &Tier, now: u64) -> Result<Decision, (u32, u32)> {
         let mut leases = lock(&self.leases);
-        let Some(lease) = leases.get_mut(subject) else {
+        let Some(known) = leases.get_mut(subject) else {
+            leases.insert(
+                subject.to_owned(),
+                Subject::Seen {
+                    since_us: now,
+                    checks: 1,
+                },
+            );
             return Err((0, 0));
+        };
+        let lease = match known {
+            Subject::Leased(lease) => lease,
+            Subject::Seen { since_us, checks } => {
+                if now.saturating_sub(*since_us) > BUSY_WINDOW_US {
+                    (*since_us, *checks) = (now, 1);
+                    return Err((0, 0));
+                }
+                *checks += 1;
+                if *checks < BUSY_CHECKS {
+                    return Err((0, 0));
+                }
+                let want = pace_lease(*checks, now.saturating_sub(*since_us));
+                (*since_us, *checks) = (now, 1);
+                return Err((0, want));
+            }
         };
         if lease.expires_us > now && lease.left > 0 {
             lease.left -= 1;
@@ -239,19 +281,35 @@ impl RedisLimiter {
                 .collect();
             return Ok(Decision::from_parts(tier, true, 0, &parts));
         }
-        let want = if lease.ran_out { LEASE_CELLS } else { 0 };
+        let want = if lease.ran_out {
+            lease
+                .granted
+                .saturating_mul(2)
+                .clamp(BUSY_CHECKS, LEASE_CELLS)
+        } else {
+            0
+        };
         if lease.expires_us > now {
             // Spent, not expired: nothing to give back yet.
             return Err((0, want));
         }
         let back = lease.left;
-        leases.remove(subject);
+        *known = Subject::Seen {
+            since_us: now,
+            checks: 1,
+        };
         Err((back, want))
     }
 
     /// Cells leased out and not spent yet, over every subject (for tests and metrics).
     pub fn leased(&self) -> u64 {
-        lock(&self.leases).values().map(|l| u64::from(l.left)).sum()
+        lock(&self.leases)
+            .values()
+            .map(|known| match known {
+                Subject::Leased(lease) => u64::from(lease.left),
+                Subject::Seen { .. } => 0,
+            })
+            .sum()
     }
 
     fn connect_timeout(&self) -> Duration {
@@ -335,7 +393,7 @@ async fn send_batches(
     script: Script,
     mut queue: mpsc::UnboundedReceiver<Pending>,
     calls: Arc<AtomicU64>,
-    leases: Arc<Mutex<HashMap<String, Lease>>>,
+    leases: Arc<Mutex<HashMap<String, Subject>>>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
@@ -373,12 +431,16 @@ async fn send_batches(
     }
 }
 
-/// Removes leases that have expired, as give-backs of what they left (and forgets subjects
-/// whose spent lease is long over).
-fn expired_leases(leases: &Mutex<HashMap<String, Lease>>, now: u64) -> Vec<Pending> {
+/// Removes leases that have expired, as give-backs of what they left, and forgets subjects
+/// neither leased nor busy lately.
+fn expired_leases(leases: &Mutex<HashMap<String, Subject>>, now: u64) -> Vec<Pending> {
     let mut leases = lock(leases);
     let mut back = Vec::new();
-    leases.retain(|subject, lease| {
+    leases.retain(|subject, known| {
+        let lease = match known {
+            Subject::Leased(lease) => lease,
+            Subject::Seen { since_us, .. } => return *since_us + BUSY_WINDOW_US > now,
+        };
         if lease.expires_us > now {
             return true;
         }
@@ -396,6 +458,15 @@ fn expired_leases(leases: &Mutex<HashMap<String, Lease>>, now: u64) -> Vec<Pendi
         lease.expires_us + 20 * LEASE_US > now
     });
     back
+}
+
+/// Cells to ask ahead for a subject checked `checks` times in `over_us` (from the first check
+/// to the last): what it would spend during a lease at that pace, and half as many again.
+fn pace_lease(checks: u32, over_us: u64) -> u32 {
+    let per_lease = u64::from(checks - 1) * LEASE_US * 3 / (2 * over_us.max(1));
+    u32::try_from(per_lease)
+        .unwrap_or(LEASE_CELLS)
+        .clamp(BUSY_CHECKS, LEASE_CELLS)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -521,7 +592,7 @@ fn answer(
     batch: &mut Vec<Pending>,
     groups: &[Group],
     reply: Result<Vec<i64>, String>,
-    leases: &Mutex<HashMap<String, Lease>>,
+    leases: &Mutex<HashMap<String, Subject>>,
 ) {
     let mut answers: Vec<Option<Result<Vec<i64>, String>>> = Vec::new();
     answers.resize_with(batch.len(), || None);
@@ -563,16 +634,20 @@ fn answer(
                     let subject = batch[group.first].subject.clone();
                     let mut leases = lock(leases);
                     // Checks of another batch may still hold cells of an earlier lease: they stay.
-                    let earlier = leases.get(&subject).map_or(0, |l| l.left);
+                    let earlier = match leases.get(&subject) {
+                        Some(Subject::Leased(lease)) => lease.left,
+                        _ => 0,
+                    };
                     leases.insert(
                         subject,
-                        Lease {
+                        Subject::Leased(Lease {
                             cells: cells.clone(),
                             left: leased + earlier,
                             expires_us: now + LEASE_US,
                             windows,
                             ran_out: false,
-                        },
+                            granted: leased + earlier,
+                        }),
                     );
                 }
             }
@@ -708,6 +783,19 @@ mod tests {
                 assert_eq!(answer, &expected, "check {n} of {rates:?} from {used:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_lease_asked_by_pace_covers_a_lease_of_traffic_and_half_again() {
+        // 100 a second: 5 checks in a lease's 50 ms.
+        assert_eq!(pace_lease(3, 20_000), 7);
+        assert_eq!(pace_lease(3, 2_000), 75);
+        assert_eq!(pace_lease(3, 0), LEASE_CELLS, "a burst asks for the most");
+        assert_eq!(
+            pace_lease(3, 200_000),
+            BUSY_CHECKS,
+            "and never for less than this"
+        );
     }
 
     #[test]

@@ -198,7 +198,8 @@ async fn a_busy_subject_spends_leased_cells_without_calls_and_the_rest_goes_back
         assert_eq!(remaining(&d), 99_997 - n, "leased check {n}");
     }
     assert_eq!(limiter.calls() - calls, 1, "leased cells need no call");
-    // Spent before it expired: the next check goes to Redis and is leased as many again.
+    // Spent before it expired: the next check goes to Redis and is leased as many again (twice
+    // as many, but this lease was already the most one may be).
     let d = limiter.check("dora", &tier).await.unwrap();
     assert_eq!(remaining(&d), 99_997 - lease);
     assert_eq!(limiter.calls() - calls, 2);
@@ -219,6 +220,69 @@ async fn a_busy_subject_spends_leased_cells_without_calls_and_the_rest_goes_back
     let d = limiter.check("dora", &tier).await.unwrap();
     let left = remaining(&d);
     let made = 2 + lease + 1 + 5;
+    assert!(
+        (100_000 - made - 1..=100_000 - made).contains(&left),
+        "Redis counts the checks made, not the cells leased: {left} left"
+    );
+}
+
+/// A subject checked one at a time, never twice in one call but often (100 a second or more),
+/// is leased cells for its pace: its next checks need no call and count down exactly, and what it
+/// did not spend goes back. A subject checked less often is never leased.
+#[tokio::test]
+async fn a_steadily_busy_subject_is_leased_cells_for_its_pace() {
+    use flowforge_gateway::limits::{OnFailure, RedisLimiter, Tier};
+    let client = redis::Client::open(redis_url()).unwrap();
+    let limiter = RedisLimiter::new(client, prefix(), Duration::from_secs(2), OnFailure::Deny);
+    let tier = Tier {
+        name: "steady".into(),
+        per_minute: None,
+        per_day: Some(100_000),
+    };
+    let remaining = |d: &flowforge_gateway::limits::Decision| {
+        assert!(d.admitted);
+        d.day.unwrap().remaining
+    };
+    for _ in 0..4 {
+        limiter.check("slow", &tier).await.unwrap();
+        assert_eq!(limiter.leased(), 0, "30 ms apart is not busy");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let calls = limiter.calls();
+    // Three checks back to back make it busy (more if this machine stalls between them).
+    let mut made = 0;
+    while limiter.leased() == 0 {
+        assert!(made < 10, "no lease after {made} checks");
+        let d = limiter.check("fred", &tier).await.unwrap();
+        assert_eq!(remaining(&d), 99_999 - made);
+        made += 1;
+    }
+    assert!(made >= 3, "leased after {made} checks");
+    assert_eq!(
+        limiter.calls() - calls,
+        made,
+        "one call per check until it is busy"
+    );
+    let lease = limiter.leased();
+    for n in 0..lease {
+        let d = limiter.check("fred", &tier).await.unwrap();
+        assert_eq!(remaining(&d), 99_999 - made - n, "leased check {n}");
+    }
+    assert_eq!(limiter.calls() - calls, made, "leased cells need no call");
+    // Spent before it expired: the next call asks for twice as many.
+    limiter.check("fred", &tier).await.unwrap();
+    let renewed = limiter.leased();
+    assert_eq!(renewed, (2 * lease).min(128));
+    for _ in 0..100 {
+        if limiter.leased() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(limiter.leased(), 0, "the rest went back");
+    let d = limiter.check("fred", &tier).await.unwrap();
+    let made = made + lease + 1;
+    let left = remaining(&d);
     assert!(
         (100_000 - made - 1..=100_000 - made).contains(&left),
         "Redis counts the checks made, not the cells leased: {left} left"
