@@ -9,9 +9,10 @@
 //! is what keeps Redis (not the gateway) from being the limit on throughput.
 //!
 //! Leases: a subject busy enough to have two checks in one batch, or [`BUSY_CHECKS`] within
-//! [`BUSY_WINDOW_US`], is also granted cells ahead (about what it would spend in [`LEASE_US`],
-//! at most [`LEASE_CELLS`], and only while more than [`LEASE_FLOOR`] cells remain, at most an
-//! eighth of them), taken in Redis in the same atomic step. The gateway spends them on
+//! [`BUSY_WINDOW_US`], or a few on its last lease, is also granted cells ahead (about what it
+//! would spend in [`LEASE_US`], at most [`LEASE_CELLS`], and only while more than
+//! [`LEASE_FLOOR`] cells remain, at most an eighth of them), taken in Redis in the same atomic
+//! step. The gateway spends them on
 //! that subject's next checks without a round trip. Whatever is left after [`LEASE_US`] goes
 //! back to Redis, as if never taken. So no replica ever admits a request whose cell Redis has
 //! not counted (never more than the limit), a refused or unsent request counts nowhere, and
@@ -41,10 +42,10 @@ const LEASE_CELLS: u32 = 128;
 const LEASE_FLOOR: i64 = 64;
 /// How long a lease's cells may be spent before the rest goes back.
 const LEASE_US: u64 = 50_000;
-/// A subject checked this many times within [`BUSY_WINDOW_US`] (100 a second or more) asks for
+/// A subject checked this many times within [`BUSY_WINDOW_US`] (40 a second or more) asks for
 /// a lease, even when its checks never share a call (many consumers, each moderately busy).
 const BUSY_CHECKS: u32 = 3;
-const BUSY_WINDOW_US: u64 = 20_000;
+const BUSY_WINDOW_US: u64 = 50_000;
 /// How often the batching task gives back the rest of expired leases.
 const SWEEP_EVERY: Duration = Duration::from_millis(20);
 
@@ -94,11 +95,23 @@ impl Pending {
 /// What this gateway keeps of a subject between its calls.
 enum Subject {
     Leased(Lease),
-    /// No lease: its checks since `since_us`, to tell a busy subject.
+    /// No lease: its checks since `since_us`, to tell a busy subject; `then` is what its next
+    /// check asks for when its last lease, spent on a few checks, has just expired.
     Seen {
         since_us: u64,
         checks: u32,
+        then: u32,
     },
+}
+
+impl Subject {
+    fn seen_at(now: u64) -> Self {
+        Self::Seen {
+            since_us: now,
+            checks: 1,
+            then: 0,
+        }
+    }
 }
 
 /// Cells of one subject's limits taken in Redis ahead of its checks.
@@ -114,6 +127,18 @@ struct Lease {
     ran_out: bool,
     /// Cells it was granted (with what an earlier lease still held).
     granted: u32,
+}
+
+impl Lease {
+    /// What the next lease asks for once this one expired: what this one was spent on, and half
+    /// as many again, if that was a few checks (otherwise the subject is not busy enough).
+    fn renewal(&self) -> u32 {
+        let spent = self.granted - self.left;
+        if spent < BUSY_CHECKS - 1 {
+            return 0;
+        }
+        (spent + spent / 2).clamp(BUSY_CHECKS, LEASE_CELLS)
+    }
 }
 
 impl RedisLimiter {
@@ -243,28 +268,29 @@ impl RedisLimiter {
     fn spend_lease(&self, subject: &str, tier: &Tier, now: u64) -> Result<Decision, (u32, u32)> {
         let mut leases = lock(&self.leases);
         let Some(known) = leases.get_mut(subject) else {
-            leases.insert(
-                subject.to_owned(),
-                Subject::Seen {
-                    since_us: now,
-                    checks: 1,
-                },
-            );
+            leases.insert(subject.to_owned(), Subject::seen_at(now));
             return Err((0, 0));
         };
         let lease = match known {
             Subject::Leased(lease) => lease,
-            Subject::Seen { since_us, checks } => {
-                if now.saturating_sub(*since_us) > BUSY_WINDOW_US {
-                    (*since_us, *checks) = (now, 1);
-                    return Err((0, 0));
-                }
-                *checks += 1;
-                if *checks < BUSY_CHECKS {
-                    return Err((0, 0));
-                }
-                let want = pace_lease(*checks, now.saturating_sub(*since_us));
-                (*since_us, *checks) = (now, 1);
+            Subject::Seen {
+                since_us,
+                checks,
+                then,
+            } => {
+                let recent = now.saturating_sub(*since_us) <= BUSY_WINDOW_US;
+                let want = match (recent, *then) {
+                    (false, _) => 0,
+                    (true, 1..) => *then,
+                    (true, 0) if *checks + 1 >= BUSY_CHECKS => {
+                        pace_lease(*checks + 1, now - *since_us)
+                    }
+                    (true, 0) => {
+                        *checks += 1;
+                        return Err((0, 0));
+                    }
+                };
+                *known = Subject::seen_at(now);
                 return Err((0, want));
             }
         };
@@ -287,17 +313,14 @@ impl RedisLimiter {
                 .saturating_mul(2)
                 .clamp(BUSY_CHECKS, LEASE_CELLS)
         } else {
-            0
+            lease.renewal()
         };
         if lease.expires_us > now {
             // Spent, not expired: nothing to give back yet.
             return Err((0, want));
         }
         let back = lease.left;
-        *known = Subject::Seen {
-            since_us: now,
-            checks: 1,
-        };
+        *known = Subject::seen_at(now);
         Err((back, want))
     }
 
@@ -452,7 +475,14 @@ fn expired_leases(leases: &Mutex<HashMap<String, Subject>>, now: u64) -> Vec<Pen
                 back: lease.left,
                 want: 0,
             });
-            return false;
+            // Still busy: its next check asks for a lease at once.
+            let then = lease.renewal();
+            *known = Subject::Seen {
+                since_us: now,
+                checks: 0,
+                then,
+            };
+            return then > 0;
         }
         // A spent lease stays a little as the hint to ask for another.
         lease.expires_us + 20 * LEASE_US > now
