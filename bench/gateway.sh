@@ -128,6 +128,9 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
 
 echo "machine: $cores cores; wrk -t2 -c$connections -d${duration}s per target (client on the same machine)"
+# CPU time the hypervisor gave to other guests (steal), to tell a run disturbed by neighbours.
+cpu_times() { awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /proc/stat; }
+read -r all0 steal0 <<<"$(cpu_times)"
 read -r up_rps up_p50 up_p99 _ up_err <<<"$(measure "http://127.0.0.1:$upstream_port/api/v1/crypto/ping")"
 # nginx, the bare gateway and the two authenticated runs alternate, round after round: neighbours
 # on a shared machine move throughput by tens of percent within a minute, so each comparison is
@@ -170,6 +173,8 @@ read -r ratio p99_ratio <<<"$(printf '%s\n' "${parity[@]}" | sort -g -k1,1 | sed
 printf 'gateway/nginx, median of %d rounds: RPS ratio %.2f (goal >= 1.00), p99 ratio %.2f (goal <= 1.00)\n' "$rounds" "$ratio" "$p99_ratio"
 printf 'auth+limits cost, median of %d rounds: RPS %+.1f%% (goal >= -10%%), p99 %+.3f ms (goal <= +0.3 ms)\n' "$rounds" "$cost" "$cost_p99"
 printf 'auth+limits cost over %d consumers, same round, against the bare gateway sent the same scripted requests: RPS %+.1f%%, p99 %+.3f ms\n' "$spread" "$spread_cost" "$spread_p99"
+read -r all1 steal1 <<<"$(cpu_times)"
+awk -v a=$((all1 - all0)) -v s=$((steal1 - steal0)) 'BEGIN { printf "steal (CPU time taken by other guests of this host) during the run: %.1f%%\n", s * 100 / a }'
 # CPU per request is steadier than RPS on a shared machine: it does not depend on who else runs.
 awk -v b="$bare_ticks" -v bn="$bare_requests" -v a="$auth_ticks" -v r="$redis_ticks" -v n="$requests" -v hz="$(getconf CLK_TCK)" \
   'BEGIN { printf "CPU per request: bare gateway %.1f us; with auth+limits %.1f us in the gateway + %.1f us in Redis (one consumer)\n", b * 1e6 / hz / bn, a * 1e6 / hz / n, r * 1e6 / hz / n }'
