@@ -45,22 +45,8 @@ trap cleanup EXIT
 
 "$target/examples/bench_upstream" "127.0.0.1:$upstream_port" & pids+=($!)
 
-cat >"$work/nginx.conf" <<NGINX
-worker_processes $cores;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/body; proxy_temp_path $work/proxy; fastcgi_temp_path $work/fcgi;
-  uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
-  upstream bench { server 127.0.0.1:$upstream_port; keepalive 64; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / { proxy_pass http://bench; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-NGINX
+source bench/lib.sh
+nginx_proxy_conf "$cores" "$nginx_port" "$upstream_port" >"$work/nginx.conf"
 nginx -c "$work/nginx.conf" -g 'daemon off;' & pids+=($!)
 
 cat >"$work/gateway.yaml" <<YAML

@@ -12,3 +12,26 @@ best_ms() {
   done
   echo "$best"
 }
+
+# nginx_proxy_conf WORKERS LISTEN_PORT UPSTREAM_PORT: an nginx.conf (files under $work) that
+# proxies everything to 127.0.0.1:UPSTREAM_PORT over kept-alive connections, as a plain reverse
+# proxy is set up.
+nginx_proxy_conf() {
+  mkdir -p "$work/body" "$work/proxy" "$work/fcgi" "$work/uwsgi" "$work/scgi"
+  cat <<NGINX
+worker_processes $1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/body; proxy_temp_path $work/proxy; fastcgi_temp_path $work/fcgi;
+  uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
+  upstream bench { server 127.0.0.1:$3; keepalive 64; }
+  server {
+    listen 127.0.0.1:$2;
+    location / { proxy_pass http://bench; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+NGINX
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Work per proxied request, counted rather than timed: each proxy runs under valgrind's callgrind,
+# which counts the instructions it executes (user space only, the same for the same binary and
+# traffic whatever else the host runs), while wrk sends it a bounded run on loopback. Targets:
+# nginx as a plain reverse proxy (one worker), the bare flowforge-gateway, and the gateway with
+# API-key auth and Redis limits for one consumer (limits never reached). Complements
+# bench/gateway.sh, whose RPS moves with the neighbours on a shared host.
+# Caveats: `rep movsb` counts one instruction per byte, so large copies weigh more here than in
+# cycles; kernel work (the loopback sockets, about half of a proxy's CPU here) is not counted.
+# Usage: bench/gateway-instructions.sh [seconds]   (default 10 per target, under valgrind)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-10}"
+work="$(mktemp -d /tmp/flowforge-bench-instructions.XXXXXX)"
+upstream_port=39221 proxy_port=39222 admin_port=39223
+eval "$(scripts/services.sh)"   # Redis for the authenticated gateway, started if none answers
+redis_url="${FLOWFORGE_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+bench_key="ff_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx)
+command -v callgrind_control >/dev/null || need+=(valgrind)
+if ((${#need[@]})); then
+  echo "installing ${need[*]}" >&2
+  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+cargo build --release --locked -p flowforge-gateway --bin flowforge-gateway --example bench_upstream
+target="${CARGO_TARGET_DIR:-target}/release"
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+source bench/lib.sh
+
+"$target/examples/bench_upstream" "127.0.0.1:$upstream_port" & pids+=($!)
+nginx_proxy_conf 1 "$proxy_port" "$upstream_port" >"$work/nginx.conf"
+cat >"$work/bare.yaml" <<YAML
+gateway: { listen: "127.0.0.1:$proxy_port", admin: "127.0.0.1:$admin_port", anonymousTier: enterprise }
+services:
+  crypto: { upstreams: ["127.0.0.1:$upstream_port"] }
+YAML
+cat >"$work/auth.yaml" <<YAML
+gateway: { listen: "127.0.0.1:$proxy_port", admin: "127.0.0.1:$admin_port" }
+services:
+  crypto: { upstreams: ["127.0.0.1:$upstream_port"] }
+tiers:
+  bench: { perMinute: 100000000, perDay: 1000000000 }
+consumers:
+  - { id: bench, tier: bench, keys: ["$bench_key"] }
+redis: { url: "$redis_url", keyPrefix: "flowforge-bench-instructions:" }
+YAML
+
+# count NAME CONFIG WRK_ARGS… -- COMMAND…: instructions per request of COMMAND (started under
+# callgrind, with FLOWFORGE_CONFIG=CONFIG) over a wrk run, after a warm-up run whose counts are
+# zeroed.
+count() {
+  local name="$1" config="$2" args=()
+  shift 2
+  while [[ $1 != -- ]]; do args+=("$1"); shift; done
+  shift
+  FLOWFORGE_CONFIG="$config" FLOWFORGE_LOG=error valgrind --tool=callgrind --callgrind-out-file="$work/$name.%p" "$@" >"$work/$name.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  local url="http://127.0.0.1:$proxy_port/api/v1/crypto/ping"
+  for _ in $(seq 1 200); do curl -fsS -o /dev/null "${args[@]}" "$url" 2>/dev/null && break; sleep 0.25; done
+  wrk -t1 -c8 -d3s "${args[@]}" "$url" >/dev/null
+  callgrind_control -z "$pid" >/dev/null
+  local out requests
+  out="$(wrk -t1 -c8 -d"${duration}s" "${args[@]}" "$url")"
+  callgrind_control -d "$pid" >/dev/null
+  requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null || true
+  # The dump is the newest file of this target: its summary line is the instruction count.
+  awk -v n="$requests" '/^summary:/ { printf "%.0f\n", $2 / n }' "$(ls -t "$work/$name".* | head -1)"
+}
+
+nginx_ir="$(count nginx "" -- nginx -c "$work/nginx.conf" -g 'daemon off; master_process off;')"
+bare_ir="$(count bare "$work/bare.yaml" -- "$target/flowforge-gateway")"
+auth_ir="$(count auth "$work/auth.yaml" -H "x-api-key: $bench_key" -- "$target/flowforge-gateway")"
+
+printf '%-26s %14s\n' target "instructions/request"
+printf '%-26s %14s\n' "nginx (1 worker)" "$nginx_ir" "flowforge-gateway" "$bare_ir" "gateway+auth+redis limits" "$auth_ir"
+awk -v n="$nginx_ir" -v b="$bare_ir" -v a="$auth_ir" 'BEGIN {
+  printf "gateway/nginx: %.2fx the instructions per request\n", b / n
+  printf "auth+limits: %+.1f%% instructions per request in the gateway (%+d)\n", (a / b - 1) * 100, a - b
+}'
