@@ -35,6 +35,7 @@ bench: deps
 	bench/llm.sh
 	bench/vector.sh
 	bench/gateway.sh
+	bench/gateway-instructions.sh
 
 fmt:
 	$(CARGO) fmt --all
