@@ -27,10 +27,16 @@ pub struct Pool {
     balancer: Arc<LoadBalancer<RoundRobin>>,
     /// Instances taken out after a failed connect, and when; readmitted by [`Pool::readmit`].
     ejected: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
-    /// Requests in flight per instance address (see [`Pool::track`]).
-    in_flight: HashMap<String, Arc<AtomicUsize>>,
+    /// Per instance: its address as text (made once, as every request logs it) and its
+    /// requests in flight (see [`Pool::track`]).
+    in_flight: HashMap<std::net::SocketAddr, Tracked>,
     /// Where the least-connections scan starts, so that ties rotate.
     cursor: AtomicUsize,
+}
+
+struct Tracked {
+    address: Arc<str>,
+    in_flight: Arc<AtomicUsize>,
 }
 
 /// A request in flight to one instance: counted until dropped.
@@ -53,7 +59,7 @@ impl Pool {
             return Some(backend);
         }
         let other = |backend: &Backend, healthy: bool| {
-            healthy && avoid.is_none_or(|a| backend.addr.to_string() != a)
+            healthy && avoid.is_none_or(|a| *self.address(backend) != *a)
         };
         self.balancer
             .select_with(b"", MAX_SELECTION_STEPS, other)
@@ -65,34 +71,44 @@ impl Pool {
     fn least_loaded(&self, avoid: Option<&str>) -> Option<Backend> {
         let backends = self.balancer.backends();
         let all = backends.get_backend();
-        let candidates: Vec<(&Backend, String)> = all
+        let candidates: Vec<&Backend> = all
             .iter()
             .filter(|b| backends.ready(b) && b.weight > 0)
-            .map(|b| (b, b.addr.to_string()))
-            .filter(|(_, address)| avoid.is_none_or(|a| a != address))
+            .filter(|b| avoid.is_none_or(|a| *self.address(b) != *a))
             .collect();
         if candidates.is_empty() {
             return None;
         }
         let loads: Vec<(usize, usize)> = candidates
             .iter()
-            .map(|(backend, address)| {
-                let in_flight = self
-                    .in_flight
-                    .get(address)
-                    .map_or(0, |n| n.load(Ordering::Relaxed));
-                (in_flight, backend.weight)
-            })
+            .map(|backend| (self.in_flight_to(backend), backend.weight))
             .collect();
         let start = self.cursor.fetch_add(1, Ordering::Relaxed);
-        least_loaded(&loads, start).map(|i| candidates[i].0.clone())
+        least_loaded(&loads, start).map(|i| candidates[i].clone())
     }
 
-    /// Counts a request to `address` as in flight until the returned guard is dropped.
-    pub fn track(&self, address: &str) -> Option<InFlight> {
-        let counter = self.in_flight.get(address)?;
+    /// Counts a request to `backend` as in flight until the returned guard is dropped.
+    pub fn track(&self, backend: &Backend) -> Option<InFlight> {
+        let counter = &self.tracked(backend)?.in_flight;
         counter.fetch_add(1, Ordering::Relaxed);
         Some(InFlight(Arc::clone(counter)))
+    }
+
+    /// The instance's address as the access log, `/status` and retries name it.
+    pub fn address(&self, backend: &Backend) -> Arc<str> {
+        self.tracked(backend).map_or_else(
+            || Arc::from(backend.addr.to_string()),
+            |t| Arc::clone(&t.address),
+        )
+    }
+
+    fn in_flight_to(&self, backend: &Backend) -> usize {
+        self.tracked(backend)
+            .map_or(0, |t| t.in_flight.load(Ordering::Relaxed))
+    }
+
+    fn tracked(&self, backend: &Backend) -> Option<&Tracked> {
+        self.in_flight.get(backend.addr.as_inet()?)
     }
 
     /// Takes an instance out of rotation at once after a failed connect (passive health), rather
@@ -150,13 +166,10 @@ impl Pool {
             .get_backend()
             .iter()
             .map(|b| {
-                let address = b.addr.to_string();
+                let address = self.address(b).to_string();
                 let ejected = self.ejected.lock().is_ok_and(|e| e.contains_key(&address));
                 Instance {
-                    in_flight: self
-                        .in_flight
-                        .get(&address)
-                        .map_or(0, |n| n.load(Ordering::Relaxed)),
+                    in_flight: self.in_flight_to(b),
                     address,
                     weight: b.weight,
                     healthy: backends.ready(b),
@@ -205,7 +218,13 @@ impl Pools {
                         .groups
                         .iter()
                         .flat_map(|g| &g.upstreams)
-                        .map(|addr| (addr.to_string(), Arc::new(AtomicUsize::new(0))))
+                        .map(|&addr| {
+                            let tracked = Tracked {
+                                address: Arc::from(addr.to_string()),
+                                in_flight: Arc::default(),
+                            };
+                            (addr, tracked)
+                        })
                         .collect(),
                     cursor: AtomicUsize::new(0),
                 }))

@@ -51,7 +51,7 @@ pub struct RequestCtx {
     routes: Option<Arc<Routes>>,
     pool: Option<Arc<Pool>>,
     upstream_started: Option<Instant>,
-    upstream: Option<String>,
+    upstream: Option<Arc<str>>,
     /// Counts this request against its instance (least-connections) until the request ends.
     in_flight: Option<crate::pools::InFlight>,
     connect_tries: usize,
@@ -211,10 +211,9 @@ impl ProxyHttp for Gateway {
             ));
         };
         ctx.connect_tries += 1;
-        let address = backend.addr.to_string();
         // A retry moves the count to the new instance (the old guard drops here).
-        ctx.in_flight = pool.track(&address);
-        ctx.upstream = Some(address);
+        ctx.in_flight = pool.track(&backend);
+        ctx.upstream = Some(pool.address(&backend));
         ctx.upstream_started = Some(Instant::now());
         let mut peer = HttpPeer::new(backend.addr.clone(), false, String::new());
         peer.options.connection_timeout = Some(CONNECT_TIMEOUT);
