@@ -254,10 +254,12 @@ impl ProxyHttp for Gateway {
             upstream.insert_header("x-consumer-tier", &identity.tier.name)?;
         }
         if let Some(client) = session.client_addr().and_then(|a| a.as_inet()) {
-            let forwarded = match header(upstream, "x-forwarded-for") {
-                Some(earlier) => format!("{earlier}, {}", client.ip()),
-                None => client.ip().to_string(),
-            };
+            let mut forwarded = String::with_capacity(24);
+            if let Some(earlier) = header(upstream, "x-forwarded-for") {
+                forwarded.push_str(earlier);
+                forwarded.push_str(", ");
+            }
+            crate::identity::push_ip(&mut forwarded, client.ip());
             upstream.insert_header("x-forwarded-for", forwarded)?;
         }
         upstream.insert_header("x-forwarded-proto", "http")?;

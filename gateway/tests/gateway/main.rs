@@ -390,6 +390,21 @@ async fn forwards_with_request_id_and_forwarded_headers() {
     );
     assert_eq!(seen["headers"]["x-consumer-tier"], "enterprise");
 
+    // A proxy in front of the gateway already named the client: the gateway adds its own peer.
+    let relayed = send(
+        gateway.addr,
+        "GET",
+        "/api/v1/crypto/echo",
+        &[("x-forwarded-for", "203.0.113.7")],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        relayed.json()["headers"]["x-forwarded-for"],
+        "203.0.113.7, 127.0.0.1"
+    );
+
     let generated = get_ok(&gateway, "/api/v1/crypto/echo").await;
     let id = &generated.headers["x-request-id"];
     assert!(id.starts_with("req-"), "{id}");
