@@ -12,11 +12,11 @@
 //! [`BUSY_WINDOW_US`], or a few on its last lease, is also granted cells ahead (about what it
 //! would spend in [`LEASE_US`], at most [`LEASE_CELLS`], and only while more than
 //! [`LEASE_FLOOR`] cells remain, at most an eighth of them), taken in Redis in the same atomic
-//! step. The gateway spends them on
-//! that subject's next checks without a round trip. Whatever is left after [`LEASE_US`] goes
-//! back to Redis, as if never taken. So no replica ever admits a request whose cell Redis has
-//! not counted (never more than the limit), a refused or unsent request counts nowhere, and
-//! near the limit there are no leases: checks are decided one by one as before.
+//! step. The gateway spends them on that subject's next checks without a round trip. Whatever is
+//! left after [`LEASE_US`] goes back to Redis, as if never taken. So no replica ever admits a
+//! request whose cell Redis has not counted (never more than the limit), a refused or unsent
+//! request counts nowhere, and near the limit there are no leases: checks are decided one by one
+//! as before.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -283,7 +283,7 @@ impl RedisLimiter {
                     (false, _) => 0,
                     (true, 1..) => *then,
                     (true, 0) if *checks + 1 >= BUSY_CHECKS => {
-                        pace_lease(*checks + 1, now - *since_us)
+                        pace_lease(*checks + 1, now.saturating_sub(*since_us))
                     }
                     (true, 0) => {
                         *checks += 1;
