@@ -29,7 +29,7 @@ pub struct Pool {
     ejected: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// Per instance: its address as text (made once, as every request logs it) and its
     /// requests in flight (see [`Pool::track`]).
-    in_flight: HashMap<std::net::SocketAddr, Tracked>,
+    tracked: HashMap<std::net::SocketAddr, Tracked>,
     /// Where the least-connections scan starts, so that ties rotate.
     cursor: AtomicUsize,
 }
@@ -108,7 +108,7 @@ impl Pool {
     }
 
     fn tracked(&self, backend: &Backend) -> Option<&Tracked> {
-        self.in_flight.get(backend.addr.as_inet()?)
+        self.tracked.get(backend.addr.as_inet()?)
     }
 
     /// Takes an instance out of rotation at once after a failed connect (passive health), rather
@@ -214,7 +214,7 @@ impl Pools {
                     balance: service.balance,
                     balancer: Arc::new(balancer(service)?),
                     ejected: std::sync::Mutex::new(std::collections::HashMap::new()),
-                    in_flight: service
+                    tracked: service
                         .groups
                         .iter()
                         .flat_map(|g| &g.upstreams)
