@@ -11,13 +11,8 @@ rows="${2:-1000000}"
 port=39221
 work="$(mktemp -d /tmp/flowforge-bench-data.XXXXXX)"
 
-need=()
-command -v jq >/dev/null || need+=(jq)
-command -v mlr >/dev/null || need+=(miller)
-if ((${#need[@]})); then
-  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+install_missing jq=jq mlr=miller
 cargo build --release --locked -p flowforge-data-transform --bin flowforge-data-transform
 target="${CARGO_TARGET_DIR:-target}/release"
 

@@ -17,15 +17,8 @@ eval "$(scripts/services.sh)"   # Redis for the authenticated gateway, started i
 redis_url="${FLOWFORGE_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 bench_key="ff_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx)
-command -v callgrind_control >/dev/null || need+=(valgrind)
-if ((${#need[@]})); then
-  echo "installing ${need[*]}" >&2
-  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+install_missing wrk=wrk nginx=nginx callgrind_control=valgrind
 
 cargo build --release --locked -p flowforge-gateway --bin flowforge-gateway --example bench_upstream
 target="${CARGO_TARGET_DIR:-target}/release"
@@ -36,7 +29,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-source bench/lib.sh
 
 "$target/examples/bench_upstream" "127.0.0.1:$upstream_port" & pids+=($!)
 nginx_proxy_conf 1 "$proxy_port" "$upstream_port" >"$work/nginx.conf"

@@ -23,14 +23,8 @@ redis_port="${redis_url##*:}"
 bench_key="ff_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 spread=200   # consumers for (e), each with its own key
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx)
-if ((${#need[@]})); then
-  echo "installing ${need[*]}" >&2
-  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+install_missing wrk=wrk nginx=nginx
 
 cargo build --release --locked -p flowforge-gateway --bin flowforge-gateway --example bench_upstream
 target="${CARGO_TARGET_DIR:-target}/release"
@@ -45,7 +39,6 @@ trap cleanup EXIT
 
 "$target/examples/bench_upstream" "127.0.0.1:$upstream_port" & pids+=($!)
 
-source bench/lib.sh
 nginx_proxy_conf "$cores" "$nginx_port" "$upstream_port" >"$work/nginx.conf"
 nginx -c "$work/nginx.conf" -g 'daemon off;' & pids+=($!)
 

@@ -35,3 +35,17 @@ http {
 }
 NGINX
 }
+
+# install_missing COMMAND=PACKAGE…: installs from Debian the packages of the commands not found.
+install_missing() {
+  local need=() pair
+  for pair in "$@"; do
+    command -v "${pair%%=*}" >/dev/null || need+=("${pair#*=}")
+  done
+  ((${#need[@]})) || return 0
+  echo "installing ${need[*]}" >&2
+  local sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+}

@@ -9,10 +9,8 @@ duration="${1:-10}"
 port=39211
 work="$(mktemp -d /tmp/flowforge-bench-math.XXXXXX)"
 
-if ! command -v wrk >/dev/null; then
-  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq wrk >/dev/null
-fi
+source bench/lib.sh
+install_missing wrk=wrk
 cargo build --release --locked -p flowforge-math --bin flowforge-math
 target="${CARGO_TARGET_DIR:-target}/release"
 
