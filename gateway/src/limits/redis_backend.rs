@@ -829,6 +829,54 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_lease_spent_on_a_few_checks_is_renewed_at_the_next_check() {
+        let client = redis::Client::open("redis://127.0.0.1:1").unwrap();
+        let limiter = RedisLimiter::new(
+            client,
+            String::new(),
+            Duration::from_millis(1),
+            OnFailure::Deny,
+        );
+        let tier = Tier {
+            name: "t".into(),
+            per_minute: None,
+            per_day: Some(100_000),
+        };
+        let lease = |left| {
+            Subject::Leased(Lease {
+                cells: limiter.cells("s", &tier),
+                left,
+                expires_us: 1_000,
+                windows: vec![(0, 0)],
+                ran_out: false,
+                granted: 10,
+            })
+        };
+        let renew = |subject: &str, now| limiter.spend_lease(subject, &tier, now).err();
+        // A check finds its lease expired: it gives back the rest and asks for what was spent
+        // and half again; a lease spent on one check asks for nothing.
+        lock(&limiter.leases).insert("busy".into(), lease(5));
+        lock(&limiter.leases).insert("idle".into(), lease(9));
+        assert_eq!(renew("busy", 2_000), Some((5, 7)));
+        assert_eq!(renew("idle", 2_000), Some((9, 0)));
+        // The sweep finds them first: the rest goes back with it, and the busy subject's next
+        // check asks as it would have.
+        lock(&limiter.leases).insert("busy".into(), lease(5));
+        lock(&limiter.leases).insert("idle".into(), lease(9));
+        let back: u32 = expired_leases(&limiter.leases, 2_000)
+            .iter()
+            .map(|p| p.back)
+            .sum();
+        assert_eq!(back, 14);
+        assert_eq!(renew("busy", 3_000), Some((0, 7)));
+        assert_eq!(renew("idle", 3_000), Some((0, 0)));
+        // Past the window the hint is gone.
+        lock(&limiter.leases).insert("busy".into(), lease(5));
+        expired_leases(&limiter.leases, 2_000);
+        assert_eq!(renew("busy", 2_000 + BUSY_WINDOW_US + 1), Some((0, 0)));
+    }
+
+    #[test]
     fn the_breaker_opens_after_failures_and_probes_once() {
         let breaker = Breaker::default();
         let t = 1_000_000_000;

@@ -161,24 +161,35 @@ async fn queue_before_the_batching_task<F: std::future::Future + Unpin>(checks: 
     .await;
 }
 
-/// A busy subject far from its limit gets cells leased ahead: its next checks are admitted
-/// without a call, counting down exactly as calls would, a spent lease is renewed, and what an
-/// expired lease left goes back, so Redis ends up counting only the checks that were made.
-#[tokio::test]
-async fn a_busy_subject_spends_leased_cells_without_calls_and_the_rest_goes_back() {
+/// A Redis limiter of its own and a tier with a day limit of 100,000: a cell refills every
+/// 864 ms, so the few hundred ms a lease test takes refill at most one.
+fn far_from_a_day_limit() -> (
+    flowforge_gateway::limits::RedisLimiter,
+    flowforge_gateway::limits::Tier,
+) {
     use flowforge_gateway::limits::{OnFailure, RedisLimiter, Tier};
     let client = redis::Client::open(redis_url()).unwrap();
     let limiter = RedisLimiter::new(client, prefix(), Duration::from_secs(2), OnFailure::Deny);
-    // A day limit: a cell refills every 864 ms, so the few hundred ms this takes refill at most one.
     let tier = Tier {
         name: "busy".into(),
         per_minute: None,
         per_day: Some(100_000),
     };
-    let remaining = |d: &flowforge_gateway::limits::Decision| {
-        assert!(d.admitted);
-        d.day.unwrap().remaining
-    };
+    (limiter, tier)
+}
+
+/// Day cells left after an admitted check.
+fn remaining(decision: &flowforge_gateway::limits::Decision) -> u64 {
+    assert!(decision.admitted);
+    decision.day.unwrap().remaining
+}
+
+/// A busy subject far from its limit gets cells leased ahead: its next checks are admitted
+/// without a call, counting down exactly as calls would, a spent lease is renewed, and what an
+/// expired lease left goes back, so Redis ends up counting only the checks that were made.
+#[tokio::test]
+async fn a_busy_subject_spends_leased_cells_without_calls_and_the_rest_goes_back() {
+    let (limiter, tier) = far_from_a_day_limit();
     limiter.check("warm-up", &tier).await.unwrap();
     assert_eq!(limiter.leased(), 0, "one check alone asks for no lease");
     let calls = limiter.calls();
@@ -225,18 +236,7 @@ async fn a_busy_subject_spends_leased_cells_without_calls_and_the_rest_goes_back
 /// did not spend goes back. A subject checked less often is never leased.
 #[tokio::test]
 async fn a_steadily_busy_subject_is_leased_cells_for_its_pace() {
-    use flowforge_gateway::limits::{OnFailure, RedisLimiter, Tier};
-    let client = redis::Client::open(redis_url()).unwrap();
-    let limiter = RedisLimiter::new(client, prefix(), Duration::from_secs(2), OnFailure::Deny);
-    let tier = Tier {
-        name: "steady".into(),
-        per_minute: None,
-        per_day: Some(100_000),
-    };
-    let remaining = |d: &flowforge_gateway::limits::Decision| {
-        assert!(d.admitted);
-        d.day.unwrap().remaining
-    };
+    let (limiter, tier) = far_from_a_day_limit();
     for _ in 0..4 {
         limiter.check("slow", &tier).await.unwrap();
         assert_eq!(limiter.leased(), 0, "60 ms apart is not busy");
