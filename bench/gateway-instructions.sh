@@ -2,8 +2,9 @@
 # Work per proxied request, counted rather than timed: each proxy runs under valgrind's callgrind,
 # which counts the instructions it executes (user space only, the same for the same binary and
 # traffic whatever else the host runs), while wrk sends it a bounded run on loopback. Targets:
-# nginx as a plain reverse proxy (one worker), the bare flowforge-gateway, and the gateway with
-# API-key auth and Redis limits for one consumer (limits never reached). Complements
+# nginx as a plain reverse proxy (one worker); pingora itself with a ProxyHttp that only names the
+# upstream (examples/bench_pingora.rs: the floor under the gateway); the bare flowforge-gateway;
+# and the gateway with API-key auth and Redis limits for one consumer (limits never reached). Complements
 # bench/gateway.sh, whose RPS moves with the neighbours on a shared host.
 # Caveats: `rep movsb` counts one instruction per byte, so large copies weigh more here than in
 # cycles; kernel work (the loopback sockets, about half of a proxy's CPU here) is not counted.
@@ -20,7 +21,7 @@ bench_key="ff_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 source bench/lib.sh
 install_missing wrk=wrk nginx=nginx callgrind_control=valgrind
 
-cargo build --release --locked -p flowforge-gateway --bin flowforge-gateway --example bench_upstream
+cargo build --release --locked -p flowforge-gateway --bin flowforge-gateway --example bench_upstream --example bench_pingora
 target="${CARGO_TARGET_DIR:-target}/release"
 
 pids=()
@@ -74,12 +75,15 @@ count() {
 }
 
 nginx_ir="$(count nginx "" -- nginx -c "$work/nginx.conf" -g 'daemon off; master_process off;')"
+pingora_ir="$(count pingora "" -- "$target/examples/bench_pingora" "127.0.0.1:$proxy_port" "127.0.0.1:$upstream_port")"
 bare_ir="$(count bare "$work/bare.yaml" -- "$target/flowforge-gateway")"
 auth_ir="$(count auth "$work/auth.yaml" -H "x-api-key: $bench_key" -- "$target/flowforge-gateway")"
 
 printf '%-26s %14s\n' target "instructions/request"
-printf '%-26s %14s\n' "nginx (1 worker)" "$nginx_ir" "flowforge-gateway" "$bare_ir" "gateway+auth+redis limits" "$auth_ir"
-awk -v n="$nginx_ir" -v b="$bare_ir" -v a="$auth_ir" 'BEGIN {
+printf '%-26s %14s\n' "nginx (1 worker)" "$nginx_ir" "pingora, empty ProxyHttp" "$pingora_ir" \
+  "flowforge-gateway" "$bare_ir" "gateway+auth+redis limits" "$auth_ir"
+awk -v n="$nginx_ir" -v p="$pingora_ir" -v b="$bare_ir" -v a="$auth_ir" 'BEGIN {
   printf "gateway/nginx: %.2fx the instructions per request\n", b / n
+  printf "pingora alone/nginx: %.2fx; the gateway adds %+d (%.0f%% of its total)\n", p / n, b - p, (b - p) / b * 100
   printf "auth+limits: %+.1f%% instructions per request in the gateway (%+d)\n", (a / b - 1) * 100, a - b
 }'
