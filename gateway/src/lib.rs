@@ -13,6 +13,7 @@ mod background;
 pub mod cli;
 pub mod config;
 pub mod envelope;
+mod headers;
 pub mod identity;
 pub mod limits;
 pub mod metrics;

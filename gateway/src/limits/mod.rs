@@ -9,6 +9,14 @@ mod redis_backend;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use http::header::RETRY_AFTER;
+use http::{HeaderName, HeaderValue};
+
+use crate::headers::{
+    LIMIT_DAY, LIMIT_MINUTE, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, REMAINING_DAY,
+    REMAINING_MINUTE,
+};
+
 pub use gcra::Rate;
 pub use local::LocalLimiter;
 pub use redis_backend::{Breaker, RedisLimiter};
@@ -116,29 +124,29 @@ impl Decision {
     }
 
     /// The rate-limit headers (DESIGN.md "Headers"); `RateLimit-*` describe the tighter window.
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
+    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
         let mut headers = Vec::with_capacity(8);
         if let Some(w) = self.minute {
-            headers.push(("x-ratelimit-limit-minute", w.limit.to_string()));
-            headers.push(("x-ratelimit-remaining-minute", w.remaining.to_string()));
+            headers.push((LIMIT_MINUTE, HeaderValue::from(w.limit)));
+            headers.push((REMAINING_MINUTE, HeaderValue::from(w.remaining)));
         }
         if let Some(w) = self.day {
-            headers.push(("x-ratelimit-limit-day", w.limit.to_string()));
-            headers.push(("x-ratelimit-remaining-day", w.remaining.to_string()));
+            headers.push((LIMIT_DAY, HeaderValue::from(w.limit)));
+            headers.push((REMAINING_DAY, HeaderValue::from(w.remaining)));
         }
         let tightest = [self.minute, self.day]
             .into_iter()
             .flatten()
             .min_by_key(|w| (w.remaining, std::cmp::Reverse(w.reset_us)));
         if let Some(w) = tightest {
-            headers.push(("ratelimit-limit", w.limit.to_string()));
-            headers.push(("ratelimit-remaining", w.remaining.to_string()));
-            headers.push(("ratelimit-reset", seconds_up(w.reset_us).to_string()));
+            headers.push((RATELIMIT_LIMIT, HeaderValue::from(w.limit)));
+            headers.push((RATELIMIT_REMAINING, HeaderValue::from(w.remaining)));
+            headers.push((RATELIMIT_RESET, HeaderValue::from(seconds_up(w.reset_us))));
         }
         if !self.admitted {
             headers.push((
-                "retry-after",
-                seconds_up(self.retry_after_us).max(1).to_string(),
+                RETRY_AFTER,
+                HeaderValue::from(seconds_up(self.retry_after_us).max(1)),
             ));
         }
         headers
@@ -230,7 +238,11 @@ mod tests {
             600_001,
             &[(0, 60_000_000), (899, 8_640_000_000)],
         );
-        let headers: std::collections::HashMap<_, _> = decision.headers().into_iter().collect();
+        let headers: std::collections::HashMap<_, _> = decision
+            .headers()
+            .into_iter()
+            .map(|(name, value)| (name.as_str().to_owned(), value))
+            .collect();
         assert_eq!(headers["x-ratelimit-limit-minute"], "100");
         assert_eq!(headers["x-ratelimit-remaining-minute"], "0");
         assert_eq!(headers["x-ratelimit-limit-day"], "1000");
@@ -252,7 +264,11 @@ mod tests {
         assert_eq!(decision.minute, None);
         assert_eq!(decision.day.map(|w| w.remaining), Some(9));
         let headers = decision.headers();
-        assert!(!headers.iter().any(|(name, _)| *name == "retry-after"));
-        assert!(headers.contains(&("ratelimit-limit", "10".into())));
+        assert!(!headers.iter().any(|(name, _)| name == "retry-after"));
+        assert!(
+            headers
+                .iter()
+                .any(|(name, value)| name == "ratelimit-limit" && value == "10")
+        );
     }
 }

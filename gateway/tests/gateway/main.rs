@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use flowforge_gateway::{ChannelShutdown, GatewayConfig, GatewayServer};
 use serde_json::{Value, json};
@@ -212,6 +213,29 @@ async fn upstream(
             }),
         )
         .route(
+            "/api/v1/crypto/headers",
+            get(|request: Request| async move {
+                // Every header as received, in order and repeated ones repeated; and a response
+                // with more headers than pingora's maps are first sized for.
+                let seen: Vec<(String, String)> = request
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                    .collect();
+                let mut response = axum::Json(json!(seen)).into_response();
+                let headers = response.headers_mut();
+                for n in 0..12 {
+                    headers.insert(
+                        http::HeaderName::try_from(format!("x-upstream-{n}")).unwrap(),
+                        http::HeaderValue::from(n),
+                    );
+                }
+                headers.append("set-cookie", http::HeaderValue::from_static("a=1"));
+                headers.append("set-cookie", http::HeaderValue::from_static("b=2"));
+                response
+            }),
+        )
+        .route(
             "/api/v1/crypto/upload",
             axum::routing::post(|request: Request| async move {
                 let name = request
@@ -276,7 +300,10 @@ async fn upstream(
 
 struct Reply {
     status: u16,
+    /// The last value of each header, by lowercase name.
     headers: HashMap<String, String>,
+    /// Every header line, in order.
+    head: Vec<(String, String)>,
     body: String,
 }
 
@@ -311,10 +338,11 @@ async fn send(
     let (head, rest) = text.split_once("\r\n\r\n")?;
     let mut lines = head.lines();
     let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let headers: HashMap<String, String> = lines
+    let head: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
+    let headers: HashMap<String, String> = head.iter().cloned().collect();
     let body = if headers
         .get("transfer-encoding")
         .is_some_and(|t| t.contains("chunked"))
@@ -326,6 +354,7 @@ async fn send(
     Some(Reply {
         status,
         headers,
+        head,
         body,
     })
 }
@@ -405,12 +434,82 @@ async fn forwards_with_request_id_and_forwarded_headers() {
         "203.0.113.7, 127.0.0.1"
     );
 
+    // An absolute-form target (as sent to a forward proxy) keeps its path and query too.
+    let absolute = get_ok(&gateway, "http://gateway/api/v1/crypto/echo?x=2").await;
+    assert_eq!(absolute.status, 200, "{}", absolute.body);
+    let path = absolute.json()["path"].as_str().unwrap().to_owned();
+    assert!(path.ends_with("/api/v1/crypto/echo?x=2"), "{path}");
+    assert_eq!(absolute.json()["headers"]["x-forwarded-proto"], "http");
+
     let generated = get_ok(&gateway, "/api/v1/crypto/echo").await;
     let id = &generated.headers["x-request-id"];
     assert!(id.starts_with("req-"), "{id}");
     assert_eq!(
         generated.json()["headers"]["x-request-id"].as_str(),
         Some(id.as_str())
+    );
+}
+
+/// The gateway rebuilds pingora's header maps without the names' spellings (`proxy.rs`): nothing
+/// may be lost on the way, repeated headers included, however many the gateway adds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_header_passes_both_ways_repeated_ones_too() {
+    let (instance, _task) = upstream("a", None).await;
+    // A limited tier and an allowed origin: the gateway adds rate-limit and CORS headers too.
+    let services = format!("  crypto: {{ upstreams: [\"{instance}\"] }}\n");
+    let gateway = start(&Setup {
+        services: &services,
+        anonymous_tier: Some("free"),
+        ..Setup::default()
+    })
+    .await;
+    let mut sent = vec![
+        ("X-Repeat", "one"),
+        ("X-Repeat", "two"),
+        ("Origin", "https://app.example.com"),
+    ];
+    let numbered: Vec<(String, String)> = (0..12)
+        .map(|n| (format!("X-Client-{n}"), n.to_string()))
+        .collect();
+    sent.extend(numbered.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let reply = send(gateway.addr, "GET", "/api/v1/crypto/headers", &sent, "")
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    let seen: Vec<(String, String)> = serde_json::from_value(reply.json()).unwrap();
+    let values_of = |name: &str| -> Vec<&str> {
+        seen.iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert_eq!(values_of("x-repeat"), ["one", "two"], "{seen:?}");
+    for n in 0..12 {
+        assert_eq!(
+            values_of(&format!("x-client-{n}")),
+            [n.to_string()],
+            "{seen:?}"
+        );
+    }
+    assert_eq!(values_of("x-forwarded-proto"), ["http"]);
+    assert_eq!(values_of("x-request-id").len(), 1);
+
+    let cookies: Vec<&str> = reply
+        .head
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+    for n in 0..12 {
+        assert_eq!(reply.headers[&format!("x-upstream-{n}")], n.to_string());
+    }
+    assert!(reply.headers["x-request-id"].starts_with("req-"));
+    assert_eq!(reply.headers["x-ratelimit-remaining-minute"], "99");
+    assert_eq!(
+        reply.headers["access-control-allow-origin"],
+        "https://app.example.com"
     );
 }
 
