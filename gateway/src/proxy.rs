@@ -35,10 +35,6 @@ const DOCS_PAGE: &str = include_str!("docs.html");
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connect failures of idempotent requests are retried once, on another instance.
 const MAX_CONNECT_TRIES: usize = 2;
-/// Headers the gateway owns or consumes: a client's never reach an upstream (credentials stay at
-/// the edge; services trust `X-Consumer-*` only because the gateway sets them).
-const GATEWAY_HEADERS: [HeaderName; 5] =
-    [CONSUMER_ID, USER_ID, CONSUMER_TIER, API_KEY, AUTHORIZATION];
 /// Headers added to a proxied request: request id, three identity headers, `X-Forwarded-*`.
 const ADDED_REQUEST_HEADERS: usize = 6;
 /// Headers `add_cors` may add to a response.
@@ -55,7 +51,8 @@ pub struct Gateway {
 
 /// What the gateway knows about one request as it moves through the phases.
 pub struct RequestCtx {
-    request_id: String,
+    /// Visible ASCII: checked when a client sends it, generated so otherwise.
+    request_id: HeaderValue,
     started: Instant,
     /// The config snapshot this request is served with, start to end.
     routes: Option<Arc<Routes>>,
@@ -74,13 +71,19 @@ pub struct RequestCtx {
     response_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
+impl RequestCtx {
+    fn request_id(&self) -> &str {
+        self.request_id.to_str().unwrap_or_default()
+    }
+}
+
 #[async_trait]
 impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
-            request_id: String::new(),
+            request_id: HeaderValue::from_static(""),
             started: Instant::now(),
             routes: None,
             pool: None,
@@ -100,9 +103,11 @@ impl ProxyHttp for Gateway {
         let routes = self.shared.routes();
         ctx.routes = Some(routes.clone());
         let req = session.req_header();
-        ctx.request_id = header(req, &REQUEST_ID)
-            .filter(|id| is_well_formed_request_id(id))
-            .map_or_else(generate_request_id, str::to_owned);
+        ctx.request_id = match req.headers.get(REQUEST_ID) {
+            Some(id) if id.to_str().is_ok_and(is_well_formed_request_id) => id.clone(),
+            _ => HeaderValue::try_from(generate_request_id())
+                .expect("generated request ids are visible ASCII"),
+        };
         ctx.origin = header(req, &ORIGIN).map(str::to_owned);
 
         if req.method == http::Method::OPTIONS
@@ -169,7 +174,7 @@ impl ProxyHttp for Gateway {
                 }
             }
             Err(unavailable) => {
-                tracing::warn!(request_id = %ctx.request_id, error = %unavailable, "refused: rate limiter unavailable");
+                tracing::warn!(request_id = ctx.request_id(), error = %unavailable, "refused: rate limiter unavailable");
                 let error = GatewayError::new(
                     503,
                     "UPSTREAM_UNAVAILABLE",
@@ -183,8 +188,6 @@ impl ProxyHttp for Gateway {
             &pool.name,
             identity.key_id.as_deref(),
         );
-        ctx.identity = Some(identity);
-        ctx.pool = Some(pool);
         // Edited once here rather than in `upstream_request_filter`: pingora gives that a fresh
         // copy of this header for every attempt, so a retry carries the same edits.
         let client = session
@@ -192,8 +195,10 @@ impl ProxyHttp for Gateway {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         edit_request_headers(session.req_header_mut(), ADDED_REQUEST_HEADERS, |headers| {
-            set_upstream_headers(headers, ctx, client)
+            set_upstream_headers(headers, &ctx.request_id, &identity, client)
         })?;
+        ctx.identity = Some(identity);
+        ctx.pool = Some(pool);
         Ok(false)
     }
 
@@ -292,9 +297,9 @@ impl ProxyHttp for Gateway {
             let error =
                 envelope::for_proxy_failure(status, ctx.pool.as_ref().map(|p| p.name.as_str()));
             if let Err(write_error) =
-                respond(session, ctx, error.status, error.body(&ctx.request_id)).await
+                respond(session, ctx, error.status, error.body(ctx.request_id())).await
             {
-                tracing::debug!(request_id = %ctx.request_id, error = %write_error, "could not send the error response");
+                tracing::debug!(request_id = ctx.request_id(), error = %write_error, "could not send the error response");
             }
         }
         FailToProxy {
@@ -324,7 +329,7 @@ impl ProxyHttp for Gateway {
                 .observe(upstream_started.elapsed().as_secs_f64());
         }
         tracing::info!(
-            request_id = %ctx.request_id,
+            request_id = ctx.request_id(),
             method = %req.method,
             path = %req.uri.path(),
             service,
@@ -407,7 +412,7 @@ impl Gateway {
         ctx: &RequestCtx,
         error: &GatewayError,
     ) -> Result<bool> {
-        respond(session, ctx, error.status, error.body(&ctx.request_id)).await?;
+        respond(session, ctx, error.status, error.body(ctx.request_id())).await?;
         Ok(true)
     }
 
@@ -422,7 +427,7 @@ impl Gateway {
             ));
         let mut response = ResponseHeader::build_no_case(204, Some(4 + CORS_HEADERS))?;
         edit_response_headers(&mut response, 4 + CORS_HEADERS, |headers| {
-            headers.insert(REQUEST_ID, value(&ctx.request_id)?);
+            headers.insert(REQUEST_ID, ctx.request_id.clone());
             add_cors(headers, ctx)?;
             headers.insert(
                 ACCESS_CONTROL_ALLOW_METHODS,
@@ -468,7 +473,7 @@ async fn respond_with_type(
 /// The headers every response carries: the request id and what the checks decided (rate limits,
 /// a `WWW-Authenticate` challenge).
 fn add_response_headers(headers: &mut HeaderMap, ctx: &RequestCtx) -> Result<()> {
-    headers.insert(REQUEST_ID, value(&ctx.request_id)?);
+    headers.insert(REQUEST_ID, ctx.request_id.clone());
     for (name, value) in &ctx.response_headers {
         headers.insert(name, value.clone());
     }
@@ -493,23 +498,23 @@ fn add_cors(headers: &mut HeaderMap, ctx: &RequestCtx) -> Result<()> {
     Ok(())
 }
 
-/// What an upstream is told: who is calling, by whom the request came, under which request id;
-/// and none of what the gateway consumed or owns.
+/// What an upstream is told: who is calling, by whom the request came, under which request id.
+/// Credentials stay at the edge, and services trust `X-Consumer-*` only because the gateway sets
+/// them: each insert replaces whatever values of that name a client sent.
 fn set_upstream_headers(
     headers: &mut HeaderMap,
-    ctx: &RequestCtx,
+    request_id: &HeaderValue,
+    identity: &Identity,
     client: Option<std::net::IpAddr>,
 ) -> Result<()> {
-    for name in &GATEWAY_HEADERS {
-        headers.remove(name);
+    for credential in [API_KEY, AUTHORIZATION] {
+        headers.remove(credential);
     }
-    headers.insert(REQUEST_ID, value(&ctx.request_id)?);
-    if let Some(identity) = &ctx.identity {
-        let consumer = value(&identity.consumer_id)?;
-        headers.insert(CONSUMER_ID, consumer.clone());
-        headers.insert(USER_ID, consumer);
-        headers.insert(CONSUMER_TIER, value(&identity.tier.name)?);
-    }
+    headers.insert(REQUEST_ID, request_id.clone());
+    let consumer = value(&identity.consumer_id)?;
+    headers.insert(CONSUMER_ID, consumer.clone());
+    headers.insert(USER_ID, consumer);
+    headers.insert(CONSUMER_TIER, value(&identity.tier.name)?);
     if let Some(client) = client {
         let mut forwarded = String::with_capacity(24);
         if let Some(earlier) = headers.get(FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
