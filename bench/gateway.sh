@@ -5,7 +5,7 @@
 # high enough never to trigger) for one consumer, (e) the same with requests spread over 200
 # consumers (so a batch of limit checks touches many keys; compared with the bare gateway sent
 # the same scripted requests), with Redis commands per request from INFO commandstats for (d)
-# and (e).
+# and (e); and pingora itself with a ProxyHttp that only names the upstream, the floor under (c).
 # Bounded: DURATION seconds per target and round (default 10; FLOWFORGE_BENCH_ROUNDS rounds of
 # nginx, the bare and the authenticated gateway, default 3). Goals: gateway RPS >= nginx RPS, p99 <= nginx
 # p99; auth + limits cost <= 10% RPS and <= 0.3 ms p99 against (c).
@@ -16,7 +16,7 @@ duration="${1:-10}"
 connections="${FLOWFORGE_BENCH_CONNECTIONS:-32}"
 cores="$(nproc)"
 work="$(mktemp -d /tmp/flowforge-bench-gateway.XXXXXX)"
-upstream_port=39201 nginx_port=39202 gateway_port=39203 auth_port=39204
+upstream_port=39201 nginx_port=39202 gateway_port=39203 auth_port=39204 pingora_port=39205
 eval "$(scripts/services.sh)"   # Redis for (d), started if none answers
 redis_url="${FLOWFORGE_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 redis_port="${redis_url##*:}"
@@ -26,7 +26,7 @@ spread=200   # consumers for (e), each with its own key
 source bench/lib.sh
 install_missing wrk=wrk nginx=nginx
 
-cargo build --release --locked -p flowforge-gateway --bin flowforge-gateway --example bench_upstream
+cargo build --release --locked -p flowforge-gateway --bin flowforge-gateway --example bench_upstream --example bench_pingora
 target="${CARGO_TARGET_DIR:-target}/release"
 
 pids=()
@@ -41,6 +41,8 @@ trap cleanup EXIT
 
 nginx_proxy_conf "$cores" "$nginx_port" "$upstream_port" >"$work/nginx.conf"
 nginx -c "$work/nginx.conf" -g 'daemon off;' & pids+=($!)
+# pingora itself, with a ProxyHttp that only names the upstream: the floor under the gateway.
+"$target/examples/bench_pingora" "127.0.0.1:$pingora_port" "127.0.0.1:$upstream_port" >"$work/pingora.log" 2>&1 & pids+=($!)
 
 cat >"$work/gateway.yaml" <<YAML
 gateway: { listen: "127.0.0.1:$gateway_port", anonymousTier: enterprise }
@@ -76,7 +78,7 @@ spread_script x-bench-key >"$work/spread-bare.lua"
 FLOWFORGE_CONFIG="$work/auth.yaml" FLOWFORGE_LOG=error "$target/flowforge-gateway" >"$work/auth.log" 2>&1 & pids+=($!)
 auth_pid=$!
 
-for port in $upstream_port $nginx_port $gateway_port; do
+for port in $upstream_port $nginx_port $gateway_port $pingora_port; do
   for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/api/v1/crypto/ping" 2>/dev/null && break; sleep 0.1; done
 done
 for _ in $(seq 1 100); do
@@ -120,6 +122,7 @@ redis_pid="$(redis-cli -p "$redis_port" INFO server | tr -d '\r' | awk -F: '$1 =
 bare_ticks=0 bare_requests=0 auth_ticks=0 redis_ticks=0
 for round in $(seq 1 "$rounds"); do
   read -r ng_rps ng_p50 ng_p99 _ ng_err <<<"$(measure "http://127.0.0.1:$nginx_port/api/v1/crypto/ping")"
+  read -r pg_rps pg_p50 pg_p99 _ pg_err <<<"$(measure "http://127.0.0.1:$pingora_port/api/v1/crypto/ping")"
   g0="$(ticks "$gateway_pid")"
   read -r gw_rps gw_p50 gw_p99 gw_total gw_err <<<"$(measure "http://127.0.0.1:$gateway_port/api/v1/crypto/ping")"
   bare_ticks=$((bare_ticks + $(ticks "$gateway_pid") - g0)) bare_requests=$((bare_requests + gw_total))
@@ -135,8 +138,8 @@ for round in $(seq 1 "$rounds"); do
   spread_trips=$((spread_trips + t2 - t1)) spread_all=$((spread_all + c2 - c1)) spread_requests=$((spread_requests + sp_total))
   costs+=("$(awk -v g="$gw_rps" -v a="$au_rps" -v b="$bs_rps" -v s="$sp_rps" -v gp="$(to_ms "$gw_p99")" -v ap="$(to_ms "$au_p99")" -v bp="$(to_ms "$bs_p99")" -v sp="$(to_ms "$sp_p99")" \
     'BEGIN { printf "%.1f %.3f %.1f %.3f %.0f %.0f %.0f", (a / g - 1) * 100, ap - gp, (s / b - 1) * 100, sp - bp, g, a, s }')")
-  parity+=("$(awk -v g="$gw_rps" -v n="$ng_rps" -v gp="$(to_ms "$gw_p99")" -v np="$(to_ms "$ng_p99")" 'BEGIN { printf "%.2f %.2f", g / n, gp / np }')")
-  echo "round $round: nginx $ng_rps (p99 $(to_ms "$ng_p99") ms), bare $gw_rps (p99 $(to_ms "$gw_p99") ms), bare scripted $bs_rps (p99 $(to_ms "$bs_p99") ms), one consumer $au_rps (p99 $(to_ms "$au_p99") ms), 200 consumers $sp_rps (p99 $(to_ms "$sp_p99") ms)  errors: $gw_err / $bs_err / $au_err / $sp_err"
+  parity+=("$(awk -v g="$gw_rps" -v n="$ng_rps" -v p="$pg_rps" -v gp="$(to_ms "$gw_p99")" -v np="$(to_ms "$ng_p99")" 'BEGIN { printf "%.2f %.2f %.2f", g / n, gp / np, p / n }')")
+  echo "round $round: nginx $ng_rps (p99 $(to_ms "$ng_p99") ms), pingora alone $pg_rps (p99 $(to_ms "$pg_p99") ms), bare $gw_rps (p99 $(to_ms "$gw_p99") ms), bare scripted $bs_rps (p99 $(to_ms "$bs_p99") ms), one consumer $au_rps (p99 $(to_ms "$au_p99") ms), 200 consumers $sp_rps (p99 $(to_ms "$sp_p99") ms)  errors: $gw_err / $bs_err / $au_err / $sp_err"
 done
 # The round whose one-consumer RPS cost is the median.
 read -r cost cost_p99 spread_cost spread_p99 _ <<<"$(printf '%s\n' "${costs[@]}" | sort -g -k1,1 | sed -n "$(((rounds + 1) / 2))p")"
@@ -144,12 +147,13 @@ read -r cost cost_p99 spread_cost spread_p99 _ <<<"$(printf '%s\n' "${costs[@]}"
 printf '%-18s %12s %10s %10s  %s\n' target "RPS" "p50 ms" "p99 ms" errors
 printf '%-18s %12s %10s %10s  %s\n' "upstream direct" "$up_rps" "$(to_ms "$up_p50")" "$(to_ms "$up_p99")" "$up_err"
 printf '%-18s %12s %10s %10s  %s\n' "nginx" "$ng_rps" "$(to_ms "$ng_p50")" "$(to_ms "$ng_p99")" "$ng_err"
+printf '%-18s %12s %10s %10s  %s\n' "pingora alone" "$pg_rps" "$(to_ms "$pg_p50")" "$(to_ms "$pg_p99")" "$pg_err"
 printf '%-18s %12s %10s %10s  %s\n' "flowforge-gateway" "$gw_rps" "$(to_ms "$gw_p50")" "$(to_ms "$gw_p99")" "$gw_err"
 printf '%-18s %12s %10s %10s  %s\n' "  scripted" "$bs_rps" "$(to_ms "$bs_p50")" "$(to_ms "$bs_p99")" "$bs_err"
 printf '%-18s %12s %10s %10s  %s\n' "gateway+auth+redis" "$au_rps" "$(to_ms "$au_p50")" "$(to_ms "$au_p99")" "$au_err"
 printf '%-18s %12s %10s %10s  %s\n' "  $spread consumers" "$sp_rps" "$(to_ms "$sp_p50")" "$(to_ms "$sp_p99")" "$sp_err"
-read -r ratio p99_ratio <<<"$(printf '%s\n' "${parity[@]}" | sort -g -k1,1 | sed -n "$(((rounds + 1) / 2))p")"
-printf 'gateway/nginx, median of %d rounds: RPS ratio %.2f (goal >= 1.00), p99 ratio %.2f (goal <= 1.00)\n' "$rounds" "$ratio" "$p99_ratio"
+read -r ratio p99_ratio floor_ratio <<<"$(printf '%s\n' "${parity[@]}" | sort -g -k1,1 | sed -n "$(((rounds + 1) / 2))p")"
+printf 'gateway/nginx, median of %d rounds: RPS ratio %.2f (goal >= 1.00), p99 ratio %.2f (goal <= 1.00); pingora alone/nginx in that round: %.2f\n' "$rounds" "$ratio" "$p99_ratio" "$floor_ratio"
 printf 'auth+limits cost, median of %d rounds: RPS %+.1f%% (goal >= -10%%), p99 %+.3f ms (goal <= +0.3 ms)\n' "$rounds" "$cost" "$cost_p99"
 printf 'auth+limits cost over %d consumers, same round, against the bare gateway sent the same scripted requests: RPS %+.1f%%, p99 %+.3f ms\n' "$spread" "$spread_cost" "$spread_p99"
 read -r all1 steal1 <<<"$(cpu_times)"
