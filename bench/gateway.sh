@@ -87,10 +87,13 @@ done
 curl -fsS -o /dev/null -H "x-api-key: $bench_key" "http://127.0.0.1:$auth_port/api/v1/crypto/ping"
 
 # wrk's --latency report gives requests/sec and the 50%/99% lines.
+# With QUIET=1: one connection, so a request never queues behind another and p99 is the tail of
+# a request's own latency (at saturation p99 is mostly queueing, and moves with the neighbours).
 measure() {
-  local url="$1" out
+  local url="$1" out threads=2 open="$connections"
   shift
-  out="$(wrk -t2 -c"$connections" -d"${duration}s" --latency "$@" "$url")"
+  if [[ ${QUIET:-0} == 1 ]]; then threads=1 open=1; fi
+  out="$(wrk -t"$threads" -c"$open" -d"${duration}s" --latency "$@" "$url")"
   local rps p50 p99 total errors
   rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
@@ -117,7 +120,7 @@ read -r up_rps up_p50 up_p99 _ up_err <<<"$(measure "http://127.0.0.1:$upstream_
 # on a shared machine move throughput by tens of percent within a minute, so each comparison is
 # taken from runs seconds apart, and the report gives the median round.
 rounds="${FLOWFORGE_BENCH_ROUNDS:-3}"
-parity=() costs=() trips=0 commands=0 requests=0 spread_trips=0 spread_all=0 spread_requests=0
+parity=() costs=() quiet=() trips=0 commands=0 requests=0 spread_trips=0 spread_all=0 spread_requests=0
 redis_pid="$(redis-cli -p "$redis_port" INFO server | tr -d '\r' | awk -F: '$1 == "process_id" { print $2 }')"
 bare_ticks=0 bare_requests=0 auth_ticks=0 redis_ticks=0
 for round in $(seq 1 "$rounds"); do
@@ -132,6 +135,9 @@ for round in $(seq 1 "$rounds"); do
   read -r au_rps au_p50 au_p99 au_total au_err <<<"$(measure "http://127.0.0.1:$auth_port/api/v1/crypto/ping" -H "x-api-key: $bench_key")"
   auth_ticks=$((auth_ticks + $(ticks "$auth_pid") - a0)) redis_ticks=$((redis_ticks + $(ticks "$redis_pid") - r0))
   t1="$(redis_calls 'evalsha|eval')" c1="$(($(redis_calls '.*') - $(redis_calls 'info')))"
+  read -r _ _ bq_p99 _ _ <<<"$(QUIET=1 measure "http://127.0.0.1:$gateway_port/api/v1/crypto/ping")"
+  read -r _ _ aq_p99 _ _ <<<"$(QUIET=1 measure "http://127.0.0.1:$auth_port/api/v1/crypto/ping" -H "x-api-key: $bench_key")"
+  quiet+=("$(awk -v b="$(to_ms "$bq_p99")" -v a="$(to_ms "$aq_p99")" 'BEGIN { printf "%.3f %.3f %.3f", a - b, b, a }')")
   read -r sp_rps sp_p50 sp_p99 sp_total sp_err <<<"$(measure "http://127.0.0.1:$auth_port/api/v1/crypto/ping" -s "$work/spread.lua")"
   t2="$(redis_calls 'evalsha|eval')" c2="$(($(redis_calls '.*') - $(redis_calls 'info')))"
   trips=$((trips + t1 - t0)) commands=$((commands + c1 - c0)) requests=$((requests + au_total))
@@ -139,7 +145,7 @@ for round in $(seq 1 "$rounds"); do
   costs+=("$(awk -v g="$gw_rps" -v a="$au_rps" -v b="$bs_rps" -v s="$sp_rps" -v gp="$(to_ms "$gw_p99")" -v ap="$(to_ms "$au_p99")" -v bp="$(to_ms "$bs_p99")" -v sp="$(to_ms "$sp_p99")" \
     'BEGIN { printf "%.1f %.3f %.1f %.3f %.0f %.0f %.0f", (a / g - 1) * 100, ap - gp, (s / b - 1) * 100, sp - bp, g, a, s }')")
   parity+=("$(awk -v g="$gw_rps" -v n="$ng_rps" -v p="$pg_rps" -v gp="$(to_ms "$gw_p99")" -v np="$(to_ms "$ng_p99")" 'BEGIN { printf "%.2f %.2f %.2f", g / n, gp / np, p / n }')")
-  echo "round $round: nginx $ng_rps (p99 $(to_ms "$ng_p99") ms), pingora alone $pg_rps (p99 $(to_ms "$pg_p99") ms), bare $gw_rps (p99 $(to_ms "$gw_p99") ms), bare scripted $bs_rps (p99 $(to_ms "$bs_p99") ms), one consumer $au_rps (p99 $(to_ms "$au_p99") ms), 200 consumers $sp_rps (p99 $(to_ms "$sp_p99") ms)  errors: $gw_err / $bs_err / $au_err / $sp_err"
+  echo "round $round: nginx $ng_rps (p99 $(to_ms "$ng_p99") ms), pingora alone $pg_rps (p99 $(to_ms "$pg_p99") ms), bare $gw_rps (p99 $(to_ms "$gw_p99") ms), bare scripted $bs_rps (p99 $(to_ms "$bs_p99") ms), one consumer $au_rps (p99 $(to_ms "$au_p99") ms; on one connection bare $(to_ms "$bq_p99") ms, auth $(to_ms "$aq_p99") ms), 200 consumers $sp_rps (p99 $(to_ms "$sp_p99") ms)  errors: $gw_err / $bs_err / $au_err / $sp_err"
 done
 # The round whose one-consumer RPS cost is the median.
 read -r cost cost_p99 spread_cost spread_p99 _ <<<"$(printf '%s\n' "${costs[@]}" | sort -g -k1,1 | sed -n "$(((rounds + 1) / 2))p")"
@@ -155,6 +161,8 @@ printf '%-18s %12s %10s %10s  %s\n' "  $spread consumers" "$sp_rps" "$(to_ms "$s
 read -r ratio p99_ratio floor_ratio <<<"$(printf '%s\n' "${parity[@]}" | sort -g -k1,1 | sed -n "$(((rounds + 1) / 2))p")"
 printf 'gateway/nginx, median of %d rounds: RPS ratio %.2f (goal >= 1.00), p99 ratio %.2f (goal <= 1.00); pingora alone/nginx in that round: %.2f\n' "$rounds" "$ratio" "$p99_ratio" "$floor_ratio"
 printf 'auth+limits cost, median of %d rounds: RPS %+.1f%% (goal >= -10%%), p99 %+.3f ms (goal <= +0.3 ms)\n' "$rounds" "$cost" "$cost_p99"
+read -r quiet_cost quiet_bare quiet_auth <<<"$(printf '%s\n' "${quiet[@]}" | sort -g -k1,1 | sed -n "$(((rounds + 1) / 2))p")"
+printf 'auth+limits cost on one connection (no queueing), median of %d rounds: p99 %+.3f ms (bare %.3f ms, auth %.3f ms)\n' "$rounds" "$quiet_cost" "$quiet_bare" "$quiet_auth"
 printf 'auth+limits cost over %d consumers, same round, against the bare gateway sent the same scripted requests: RPS %+.1f%%, p99 %+.3f ms\n' "$spread" "$spread_cost" "$spread_p99"
 read -r all1 steal1 <<<"$(cpu_times)"
 awk -v a=$((all1 - all0)) -v s=$((steal1 - steal0)) 'BEGIN { printf "steal (CPU time taken by other guests of this host) during the run: %.1f%%\n", s * 100 / a }'
