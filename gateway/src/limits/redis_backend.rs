@@ -13,7 +13,10 @@
 //! would spend in [`LEASE_US`], at most [`LEASE_CELLS`], and only while more than
 //! [`LEASE_FLOOR`] cells remain, at most an eighth of them), taken in Redis in the same atomic
 //! step. The gateway spends them on that subject's next checks without a round trip. Whatever is
-//! left after [`LEASE_US`] goes back to Redis, as if never taken. So no replica ever admits a
+//! left after [`LEASE_US`] goes back to Redis, as if never taken, unless the subject is still
+//! busy: a lease down to its last quarter of cells or of time is topped up in the background
+//! (what the subject would spend in the next [`LEASE_US`] at its pace, less what it holds), so
+//! its checks never wait for a call while it stays busy. So no replica ever admits a
 //! request whose cell Redis has not counted (never more than the limit), a refused or unsent
 //! request counts nowhere, and near the limit there are no leases: checks are decided one by one
 //! as before.
@@ -64,6 +67,8 @@ pub struct RedisLimiter {
     /// Whether Redis has answered once (health reports `connecting` until then).
     answered: std::sync::atomic::AtomicBool,
     calls: Arc<AtomicU64>,
+    /// Checks that waited for a call (the others were admitted from leases).
+    waited: AtomicU64,
 }
 
 /// One limit of a check, as the script takes it.
@@ -127,9 +132,30 @@ struct Lease {
     ran_out: bool,
     /// Cells it was granted (with what an earlier lease still held).
     granted: u32,
+    /// A top-up has been asked for (once per lease: its answer is a new lease).
+    topping_up: bool,
 }
 
 impl Lease {
+    /// Cells to ask for ahead of this lease's end, once its subject has spent three quarters of
+    /// its cells or of its time, so that a subject that stays busy never waits for a call: what
+    /// it would spend in the next lease at its pace (and half again), less what it still holds,
+    /// and at least a few (the answer is a new lease, with what this one still holds and a new
+    /// expiry). Nothing for a subject that spent few cells: its lease expires and goes back.
+    fn top_up(&mut self, now: u64) -> u32 {
+        let late = self.expires_us.saturating_sub(now) < LEASE_US / 4;
+        let low = self.left * 4 <= self.granted;
+        let spent = self.granted - self.left;
+        if self.topping_up || !(late || low) || spent < BUSY_CHECKS {
+            return 0;
+        }
+        self.topping_up = true;
+        let started = self.expires_us.saturating_sub(LEASE_US);
+        pace_lease(spent + 1, now.saturating_sub(started))
+            .saturating_sub(self.left)
+            .max(BUSY_CHECKS)
+    }
+
     /// What the next lease asks for once this one expired: what this one was spent on, and half
     /// as many again, if that was a few checks (otherwise the subject is not busy enough).
     fn renewal(&self) -> u32 {
@@ -160,6 +186,7 @@ impl RedisLimiter {
             leases: Arc::default(),
             answered: std::sync::atomic::AtomicBool::new(false),
             calls: Arc::default(),
+            waited: AtomicU64::new(0),
         }
     }
 
@@ -174,6 +201,11 @@ impl RedisLimiter {
     /// Script calls made to Redis so far (each carries one batch of checks).
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Checks so far that waited for a call to Redis rather than spending a leased cell.
+    pub fn waited(&self) -> u64 {
+        self.waited.load(Ordering::Relaxed)
     }
 
     /// The queue to the batching task, and whether it is new. The task and its connection are
@@ -213,7 +245,12 @@ impl RedisLimiter {
         }
         let now = now_us();
         let (back, want) = match self.spend_lease(subject, tier, now) {
-            Ok(decision) => return Ok(decision),
+            Ok((decision, top_up)) => {
+                if top_up > 0 {
+                    self.ask_ahead(subject, tier, top_up, now);
+                }
+                return Ok(decision);
+            }
             Err(after) => after,
         };
         if !self.breaker.allows(now) {
@@ -238,6 +275,7 @@ impl RedisLimiter {
             self.breaker.failed(now);
             return self.fall_back(subject, tier, now, "the batching task has stopped");
         }
+        self.waited.fetch_add(1, Ordering::Relaxed);
         // The first call also connects: it gets the connect timeout rather than the call timeout.
         let timeout = if new {
             self.connect_timeout()
@@ -261,11 +299,35 @@ impl RedisLimiter {
         self.fall_back(subject, tier, now_us(), &failure)
     }
 
-    /// Admits a check from the subject's lease when it has a cell left; otherwise says what the
+    /// Queues a top-up of `subject`'s lease for the next call; nobody waits for it. Skipped while
+    /// Redis is failing (the lease then ends as it would have).
+    fn ask_ahead(&self, subject: &str, tier: &Tier, want: u32, now: u64) {
+        let Some(queue) = self.queue.get() else {
+            return;
+        };
+        if self.breaker.is_open(now) {
+            return;
+        }
+        let _stopped = queue.send(Pending {
+            subject: subject.to_owned(),
+            cells: self.cells(subject, tier),
+            reply: None,
+            back: 0,
+            want,
+        });
+    }
+
+    /// Admits a check from the subject's lease when it has a cell left (with the top-up to ask
+    /// for, if it is time for one); otherwise says what the
     /// call to Redis should carry: the unspent cells of an expired lease, and how many to ask
     /// ahead (a lease spent before it expired asks for twice as many; a subject without one
     /// asks once it is busy, for what it would spend during a lease at its pace).
-    fn spend_lease(&self, subject: &str, tier: &Tier, now: u64) -> Result<Decision, (u32, u32)> {
+    fn spend_lease(
+        &self,
+        subject: &str,
+        tier: &Tier,
+        now: u64,
+    ) -> Result<(Decision, u32), (u32, u32)> {
         let mut leases = lock(&self.leases);
         let Some(known) = leases.get_mut(subject) else {
             leases.insert(subject.to_owned(), Subject::seen_at(now));
@@ -305,7 +367,8 @@ impl RedisLimiter {
                     (left + u64::from(lease.left), whole_at.saturating_sub(now))
                 })
                 .collect();
-            return Ok(Decision::from_parts(tier, true, 0, &parts));
+            let top_up = lease.top_up(now);
+            return Ok((Decision::from_parts(tier, true, 0, &parts), top_up));
         }
         let want = if lease.ran_out {
             lease
@@ -439,7 +502,7 @@ async fn send_batches(
             {
                 pending.reply = None;
             }
-            pending.is_check() || pending.back > 0
+            pending.is_check() || pending.back > 0 || pending.want > 0
         });
         if !batch.is_empty() {
             calls.fetch_add(1, Ordering::Relaxed);
@@ -677,6 +740,7 @@ fn answer(
                             windows,
                             ran_out: false,
                             granted: leased + earlier,
+                            topping_up: false,
                         }),
                     );
                 }
@@ -850,6 +914,7 @@ mod tests {
                 windows: vec![(0, 0)],
                 ran_out: false,
                 granted: 10,
+                topping_up: false,
             })
         };
         let renew = |subject: &str, now| limiter.spend_lease(subject, &tier, now).err();
@@ -874,6 +939,30 @@ mod tests {
         lock(&limiter.leases).insert("busy".into(), lease(5));
         expired_leases(&limiter.leases, 2_000);
         assert_eq!(renew("busy", 2_000 + BUSY_WINDOW_US + 1), Some((0, 0)));
+    }
+
+    #[test]
+    fn a_lease_is_topped_up_once_in_its_last_quarter_of_cells_or_of_time() {
+        // Leases from 0 to LEASE_US (50 ms), `left` of `granted` cells unspent.
+        let lease = |left, granted| Lease {
+            cells: Vec::new(),
+            left,
+            expires_us: LEASE_US,
+            windows: Vec::new(),
+            ran_out: false,
+            granted,
+            topping_up: false,
+        };
+        assert_eq!(lease(80, 100).top_up(10_000), 0, "neither low nor late");
+        // Late: 60 spent in 40 ms is 75 a lease, 112 with half again; it still holds 40.
+        let mut late = lease(40, 100);
+        assert_eq!(late.top_up(40_000), 112 - 40);
+        assert_eq!(late.top_up(41_000), 0, "once per lease");
+        // Low and early: that pace asks for the most, less what it holds.
+        assert_eq!(lease(24, 100).top_up(5_000), LEASE_CELLS - 24);
+        assert_eq!(lease(8, 10).top_up(45_000), 0, "spent on too few checks");
+        // Holding more than its pace needs: a few, so that the answer renews the lease.
+        assert_eq!(lease(90, 100).top_up(45_000), BUSY_CHECKS);
     }
 
     #[test]

@@ -337,6 +337,42 @@ async fn leases_on_two_gateways_never_admit_past_the_limit() {
 }
 
 /// Waits until every lease of these limiters expired and went back.
+/// A subject that stays busy has its lease topped up before the lease runs out or expires: after
+/// its first lease, none of its checks waits for Redis (without top-ups, one would at the end of
+/// every lease: about eight times here). The headers still count down exactly, and once the
+/// leases are back Redis has counted exactly the checks made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subject_that_stays_busy_never_waits_for_redis_after_its_first_lease() {
+    let (limiter, tier) = far_from_a_day_limit();
+    let mut made = 0;
+    while limiter.leased() == 0 {
+        assert!(made < 10, "no lease after {made} checks");
+        limiter.check("gus", &tier).await.unwrap();
+        made += 1;
+    }
+    let waited = limiter.waited();
+    // About a thousand checks a second for 400 ms: eight leases' time. A day limit of 100,000
+    // refills one cell every 864 ms, so a count may come back up by one.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(400) {
+        let left = remaining(&limiter.check("gus", &tier).await.unwrap());
+        assert!(
+            (99_999 - made..=100_000 - made).contains(&left),
+            "check {made}: {left} left"
+        );
+        made += 1;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let waits = limiter.waited() - waited;
+    assert!(waits <= 2, "{waits} of the last checks waited for Redis");
+    leases_back(std::slice::from_ref(&limiter)).await;
+    let left = remaining(&limiter.check("gus", &tier).await.unwrap());
+    assert!(
+        (99_999 - made..=100_001 - made).contains(&left),
+        "Redis counts the {made} checks made, not the cells leased: {left} left"
+    );
+}
+
 async fn leases_back(limiters: &[flowforge_gateway::limits::RedisLimiter]) {
     for _ in 0..100 {
         if limiters.iter().all(|l| l.leased() == 0) {
