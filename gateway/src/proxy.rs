@@ -270,7 +270,7 @@ impl ProxyHttp for Gateway {
     ) -> Result<()> {
         let room = 1 + ctx.response_headers.len() + CORS_HEADERS;
         edit_response_headers(response, room, |headers| {
-            add_response_headers(headers, ctx)?;
+            add_response_headers(headers, ctx);
             add_cors(headers, ctx)
         })
     }
@@ -425,8 +425,7 @@ impl Gateway {
             .unwrap_or(HeaderValue::from_static(
                 "content-type, x-api-key, authorization",
             ));
-        let mut response = ResponseHeader::build_no_case(204, Some(4 + CORS_HEADERS))?;
-        edit_response_headers(&mut response, 4 + CORS_HEADERS, |headers| {
+        let response = new_response(204, 4 + CORS_HEADERS, |headers| {
             headers.insert(REQUEST_ID, ctx.request_id.clone());
             add_cors(headers, ctx)?;
             headers.insert(
@@ -457,12 +456,11 @@ async fn respond_with_type(
     content_type: &str,
     body: Bytes,
 ) -> Result<()> {
-    let room = 3 + ctx.response_headers.len();
-    let mut response = ResponseHeader::build_no_case(status, Some(room))?;
-    edit_response_headers(&mut response, room, |headers| {
+    let response = new_response(status, 3 + ctx.response_headers.len(), |headers| {
         headers.insert(CONTENT_TYPE, value(content_type)?);
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-        add_response_headers(headers, ctx)
+        add_response_headers(headers, ctx);
+        Ok(())
     })?;
     session
         .write_response_header(Box::new(response), false)
@@ -472,12 +470,11 @@ async fn respond_with_type(
 
 /// The headers every response carries: the request id and what the checks decided (rate limits,
 /// a `WWW-Authenticate` challenge).
-fn add_response_headers(headers: &mut HeaderMap, ctx: &RequestCtx) -> Result<()> {
+fn add_response_headers(headers: &mut HeaderMap, ctx: &RequestCtx) {
     headers.insert(REQUEST_ID, ctx.request_id.clone());
     for (name, value) in &ctx.response_headers {
         headers.insert(name, value.clone());
     }
-    Ok(())
 }
 
 /// CORS for an allowed `Origin`; nothing for another or none.
@@ -570,6 +567,17 @@ fn edit_response_headers(
     let edited = edit(&mut parts.headers);
     *response = ResponseHeader::from(parts);
     edited
+}
+
+/// A response of the gateway's own, with the headers `edit` sets (room made for `room`).
+fn new_response(
+    status: u16,
+    room: usize,
+    edit: impl FnOnce(&mut HeaderMap) -> Result<()>,
+) -> Result<ResponseHeader> {
+    let mut response = ResponseHeader::build_no_case(status, Some(room))?;
+    edit_response_headers(&mut response, 0, edit)?;
+    Ok(response)
 }
 
 /// A header value of text the gateway holds (ids, names, origins).
