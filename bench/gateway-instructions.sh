@@ -38,16 +38,8 @@ gateway: { listen: "127.0.0.1:$proxy_port", admin: "127.0.0.1:$admin_port", anon
 services:
   crypto: { upstreams: ["127.0.0.1:$upstream_port"] }
 YAML
-cat >"$work/auth.yaml" <<YAML
-gateway: { listen: "127.0.0.1:$proxy_port", admin: "127.0.0.1:$admin_port" }
-services:
-  crypto: { upstreams: ["127.0.0.1:$upstream_port"] }
-tiers:
-  bench: { perMinute: 100000000, perDay: 1000000000 }
-consumers:
-  - { id: bench, tier: bench, keys: ["$bench_key"] }
-redis: { url: "$redis_url", keyPrefix: "flowforge-bench-instructions:" }
-YAML
+auth_gateway_yaml "listen: \"127.0.0.1:$proxy_port\", admin: \"127.0.0.1:$admin_port\"" "$upstream_port" \
+  "$bench_key" "$redis_url" "flowforge-bench-instructions:" >"$work/auth.yaml"
 
 # count NAME CONFIG WRK_ARGS… -- COMMAND…: instructions per request of COMMAND (started under
 # callgrind, with FLOWFORGE_CONFIG=CONFIG) over a wrk run, after a warm-up run whose counts are

@@ -52,17 +52,8 @@ YAML
 FLOWFORGE_CONFIG="$work/gateway.yaml" FLOWFORGE_LOG=error "$target/flowforge-gateway" >"$work/gateway.log" 2>&1 & pids+=($!)
 gateway_pid=$!
 
-cat >"$work/auth.yaml" <<YAML
-gateway: { listen: "127.0.0.1:$auth_port" }
-services:
-  crypto: { upstreams: ["127.0.0.1:$upstream_port"] }
-tiers:
-  bench: { perMinute: 100000000, perDay: 1000000000 }
-consumers:
-  - { id: bench, tier: bench, keys: ["$bench_key"] }
-$(for i in $(seq 1 "$spread"); do echo "  - { id: bench-$i, tier: bench, keys: [\"${bench_key}_$i\"] }"; done)
-redis: { url: "$redis_url", keyPrefix: "flowforge-bench:" }
-YAML
+auth_gateway_yaml "listen: \"127.0.0.1:$auth_port\"" "$upstream_port" "$bench_key" "$redis_url" \
+  "flowforge-bench:" "$spread" >"$work/auth.yaml"
 # wrk sends each request with the next consumer's key, round robin. Building requests in Lua
 # costs wrk CPU on the cores it shares with the gateway, so the bare gateway is also measured
 # with the same script sending the keys in a header it ignores: (e) is compared with that.

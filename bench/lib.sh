@@ -36,6 +36,23 @@ http {
 NGINX
 }
 
+# auth_gateway_yaml GATEWAY_FIELDS UPSTREAM_PORT KEY REDIS_URL KEY_PREFIX [SPREAD]: a gateway
+# config with API-key auth and Redis limits far above any run: consumer `bench` holds KEY, and
+# SPREAD more consumers bench-1… hold KEY_1…. GATEWAY_FIELDS go inside `gateway: { }`.
+auth_gateway_yaml() {
+  cat <<YAML
+gateway: { $1 }
+services:
+  crypto: { upstreams: ["127.0.0.1:$2"] }
+tiers:
+  bench: { perMinute: 100000000, perDay: 1000000000 }
+consumers:
+  - { id: bench, tier: bench, keys: ["$3"] }
+$(for i in $(seq 1 "${6:-0}"); do echo "  - { id: bench-$i, tier: bench, keys: [\"${3}_$i\"] }"; done)
+redis: { url: "$4", keyPrefix: "$5" }
+YAML
+}
+
 # install_missing COMMAND=PACKAGE…: installs from Debian the packages of the commands not found.
 install_missing() {
   local need=() pair
