@@ -59,9 +59,9 @@ impl HealthLoop {
         for pool in routes.pools.iter() {
             for instance in pool.instances() {
                 gauge
-                    .with_label_values(&[pool.name.as_str(), instance.address.as_str()])
+                    .with_label_values(&[&*pool.name, instance.address.as_str()])
                     .set(i64::from(instance.healthy));
-                current.insert((pool.name.clone(), instance.address));
+                current.insert((pool.name.to_string(), instance.address));
             }
         }
         for (service, instance) in published.difference(&current) {
@@ -80,7 +80,7 @@ impl HealthLoop {
             .pools
             .iter()
             .filter(|p| p.health().0 > 0)
-            .map(|p| p.name.clone())
+            .map(|p| p.name.to_string())
             .collect();
         let stale = current
             .built

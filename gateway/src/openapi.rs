@@ -176,7 +176,7 @@ pub async fn fetch_all(pools: &Pools) -> BTreeMap<String, Value> {
                 .ok()?
                 .to_bytes();
             let document: Value = serde_json::from_slice(&body).ok()?;
-            Some((pool.name.clone(), document))
+            Some((pool.name.to_string(), document))
         }
     });
     futures_util::future::join_all(fetches)

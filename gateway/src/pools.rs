@@ -19,7 +19,7 @@ const MAX_SELECTION_STEPS: usize = 256;
 
 /// A service's instances.
 pub struct Pool {
-    pub name: String,
+    pub name: Arc<str>,
     pub segment: String,
     pub timeout: Duration,
     pub max_body_bytes: usize,
@@ -207,7 +207,7 @@ impl Pools {
             .iter()
             .map(|service| {
                 Ok(Arc::new(Pool {
-                    name: service.name.clone(),
+                    name: service.name.as_str().into(),
                     segment: service.segment.clone(),
                     timeout: service.timeout,
                     max_body_bytes: service.max_body_bytes,
@@ -262,7 +262,7 @@ impl Pools {
             .map(|pool| {
                 let (healthy, total) = pool.health();
                 (
-                    pool.name.clone(),
+                    pool.name.to_string(),
                     json!({"healthy": healthy, "total": total}),
                 )
             })

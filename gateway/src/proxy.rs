@@ -25,6 +25,7 @@ use crate::headers::{
     API_KEY, CONSUMER_ID, CONSUMER_TIER, FORWARDED_FOR, FORWARDED_PROTO, REQUEST_ID, USER_ID,
 };
 use crate::identity::{AuthFailure, Credential, Identity};
+use crate::limits::{Decision, LimitValues};
 use crate::pools::Pool;
 use crate::routing::{LocalRoute, local_route, service_segment};
 use crate::state::{Routes, Shared};
@@ -66,9 +67,11 @@ pub struct RequestCtx {
     /// Request body bytes received so far (chunked bodies declare no length up front).
     body_bytes: usize,
     /// Who is calling, once authenticated.
-    identity: Option<Identity>,
-    /// Headers added to whatever response goes back (rate limits, `WWW-Authenticate`).
-    response_headers: Vec<(HeaderName, HeaderValue)>,
+    identity: Option<Arc<Identity>>,
+    /// What the rate limiter decided: its headers go on whatever response goes back.
+    decision: Option<Decision>,
+    /// The `WWW-Authenticate` challenge of a refused request.
+    challenge: Option<HeaderValue>,
 }
 
 impl RequestCtx {
@@ -94,7 +97,8 @@ impl ProxyHttp for Gateway {
             origin: None,
             body_bytes: 0,
             identity: None,
-            response_headers: Vec::new(),
+            decision: None,
+            challenge: None,
         }
     }
 
@@ -127,7 +131,8 @@ impl ProxyHttp for Gateway {
                 .await;
         };
         let identity = match self.authenticate(session, &path).await {
-            Ok(identity) => identity,
+            // Kept from here on: a refusal's rate-limit headers use its limit values.
+            Ok(identity) => ctx.identity.insert(identity).clone(),
             Err(failure) => {
                 self.shared
                     .metrics
@@ -135,8 +140,7 @@ impl ProxyHttp for Gateway {
                     .with_label_values(&[failure.reason()])
                     .inc();
                 let error = envelope::for_auth_failure(&failure);
-                ctx.response_headers
-                    .push((WWW_AUTHENTICATE, www_authenticate(&failure)));
+                ctx.challenge = Some(www_authenticate(&failure));
                 return self.answer_error(session, ctx, &error).await;
             }
         };
@@ -158,12 +162,13 @@ impl ProxyHttp for Gateway {
             .await
         {
             Ok(decision) => {
-                ctx.response_headers.extend(decision.headers());
-                if !decision.admitted {
+                let admitted = decision.admitted;
+                ctx.decision = Some(decision);
+                if !admitted {
                     self.shared
                         .metrics
                         .rate_limited
-                        .with_label_values(&[&pool.name])
+                        .with_label_values(&[&*pool.name])
                         .inc();
                     let error = GatewayError::new(
                         429,
@@ -183,11 +188,9 @@ impl ProxyHttp for Gateway {
                 return self.answer_error(session, ctx, &error).await;
             }
         }
-        access.usage.record(
-            &identity.consumer_id,
-            &pool.name,
-            identity.key_id.as_deref(),
-        );
+        access
+            .usage
+            .record(&identity.consumer_id, &pool.name, identity.key_id.as_ref());
         // Edited once here rather than in `upstream_request_filter`: pingora gives that a fresh
         // copy of this header for every attempt, so a retry carries the same edits.
         let client = session
@@ -197,7 +200,6 @@ impl ProxyHttp for Gateway {
         edit_request_headers(session.req_header_mut(), ADDED_REQUEST_HEADERS, |headers| {
             set_upstream_headers(headers, &ctx.request_id, &identity, client)
         })?;
-        ctx.identity = Some(identity);
         ctx.pool = Some(pool);
         Ok(false)
     }
@@ -268,7 +270,7 @@ impl ProxyHttp for Gateway {
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let room = 1 + ctx.response_headers.len() + CORS_HEADERS;
+        let room = added_response_headers(ctx) + CORS_HEADERS;
         edit_response_headers(response, room, |headers| {
             add_response_headers(headers, ctx);
             add_cors(headers, ctx)
@@ -294,8 +296,7 @@ impl ProxyHttp for Gateway {
             },
         };
         if status > 0 && session.response_written().is_none() {
-            let error =
-                envelope::for_proxy_failure(status, ctx.pool.as_ref().map(|p| p.name.as_str()));
+            let error = envelope::for_proxy_failure(status, ctx.pool.as_ref().map(|p| &*p.name));
             if let Err(write_error) =
                 respond(session, ctx, error.status, error.body(ctx.request_id())).await
             {
@@ -311,7 +312,7 @@ impl ProxyHttp for Gateway {
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let service = ctx.pool.as_ref().map_or("-", |p| p.name.as_str());
+        let service = ctx.pool.as_ref().map_or("-", |p| &*p.name);
         let metrics = &self.shared.metrics;
         metrics.in_flight.dec();
         metrics
@@ -350,17 +351,17 @@ impl Gateway {
         &self,
         session: &Session,
         path: &str,
-    ) -> std::result::Result<Identity, AuthFailure> {
+    ) -> std::result::Result<Arc<Identity>, AuthFailure> {
         let req = session.req_header();
-        let credential = match (header(req, &API_KEY), header(req, &AUTHORIZATION)) {
-            (Some(key), _) if !key.trim().is_empty() => Credential::ApiKey(key.trim()),
-            (_, Some(value)) => match value.trim().split_once(' ') {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+        let key = header(req, &API_KEY).map(str::trim);
+        let credential = match key {
+            Some(key) if !key.is_empty() => Credential::ApiKey(key),
+            _ => match header(req, &AUTHORIZATION).map(|v| v.trim().split_once(' ')) {
+                Some(Some((scheme, token))) if scheme.eq_ignore_ascii_case("bearer") => {
                     Credential::Bearer(token.trim())
                 }
                 _ => Credential::Nothing,
             },
-            _ => Credential::Nothing,
         };
         let client_ip = session
             .client_addr()
@@ -456,7 +457,7 @@ async fn respond_with_type(
     content_type: &str,
     body: Bytes,
 ) -> Result<()> {
-    let response = new_response(status, 3 + ctx.response_headers.len(), |headers| {
+    let response = new_response(status, 2 + added_response_headers(ctx), |headers| {
         headers.insert(CONTENT_TYPE, value(content_type)?);
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         add_response_headers(headers, ctx);
@@ -472,9 +473,19 @@ async fn respond_with_type(
 /// a `WWW-Authenticate` challenge).
 fn add_response_headers(headers: &mut HeaderMap, ctx: &RequestCtx) {
     headers.insert(REQUEST_ID, ctx.request_id.clone());
-    for (name, value) in &ctx.response_headers {
-        headers.insert(name, value.clone());
+    if let Some(challenge) = &ctx.challenge {
+        headers.insert(WWW_AUTHENTICATE, challenge.clone());
     }
+    if let Some(decision) = &ctx.decision {
+        let known = ctx.identity.as_ref().map(|i| &i.limit_values);
+        decision.write_headers(headers, known.unwrap_or(&LimitValues::default()));
+    }
+}
+
+/// How many headers [`add_response_headers`] adds.
+fn added_response_headers(ctx: &RequestCtx) -> usize {
+    1 + usize::from(ctx.challenge.is_some())
+        + ctx.decision.as_ref().map_or(0, Decision::header_count)
 }
 
 /// CORS for an allowed `Origin`; nothing for another or none.
@@ -508,10 +519,9 @@ fn set_upstream_headers(
         headers.remove(credential);
     }
     headers.insert(REQUEST_ID, request_id.clone());
-    let consumer = value(&identity.consumer_id)?;
-    headers.insert(CONSUMER_ID, consumer.clone());
-    headers.insert(USER_ID, consumer);
-    headers.insert(CONSUMER_TIER, value(&identity.tier.name)?);
+    headers.insert(CONSUMER_ID, identity.consumer_header.clone());
+    headers.insert(USER_ID, identity.consumer_header.clone());
+    headers.insert(CONSUMER_TIER, identity.tier_header.clone());
     if let Some(client) = client {
         let mut forwarded = String::with_capacity(24);
         if let Some(earlier) = headers.get(FORWARDED_FOR).and_then(|v| v.to_str().ok()) {

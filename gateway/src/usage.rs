@@ -3,27 +3,33 @@
 //! never a write per request. A batch is taken out of the counters before it is written and put
 //! back if the write fails, so nothing is counted twice or lost.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::{NaiveDate, Utc};
 use deadpool_postgres::Pool;
 
 use crate::identity::catalog::UsageRow;
 
-type UsageKey = (String, NaiveDate, String);
+/// Consumer, day, service: shared strings, so that counting a request allocates nothing.
+type UsageKey = (Arc<str>, NaiveDate, Arc<str>);
 
 #[derive(Default)]
 pub struct UsageMeter {
-    pending: Mutex<Pending>,
+    counters: Mutex<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    pending: Pending,
     /// Everything counted since start (DB-less mode answers usage queries from it).
-    totals: Mutex<BTreeMap<UsageKey, u64>>,
+    totals: BTreeMap<UsageKey, u64>,
 }
 
 #[derive(Default)]
 struct Pending {
-    counts: HashMap<UsageKey, u64>,
-    used_keys: BTreeSet<String>,
+    counts: foldhash::HashMap<UsageKey, u64>,
+    used_keys: BTreeSet<Arc<str>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -38,30 +44,33 @@ impl UsageMeter {
     }
 
     /// Counts one admitted request.
-    pub fn record(&self, consumer_id: &str, service: &str, key_id: Option<&str>) {
-        let day = Utc::now().date_naive();
-        let key = (consumer_id.to_owned(), day, service.to_owned());
+    pub fn record(&self, consumer_id: &Arc<str>, service: &Arc<str>, key_id: Option<&Arc<str>>) {
+        let key = (
+            consumer_id.clone(),
+            Utc::now().date_naive(),
+            service.clone(),
+        );
+        let mut counters = lock(&self.counters);
+        let Counters { pending, totals } = &mut *counters;
+        *pending.counts.entry(key.clone()).or_default() += 1;
+        if let Some(key_id) = key_id
+            && !pending.used_keys.contains(key_id)
         {
-            let mut pending = lock(&self.pending);
-            *pending.counts.entry(key.clone()).or_default() += 1;
-            if let Some(key_id) = key_id
-                && !pending.used_keys.contains(key_id)
-            {
-                pending.used_keys.insert(key_id.to_owned());
-            }
+            pending.used_keys.insert(key_id.clone());
         }
-        *lock(&self.totals).entry(key).or_default() += 1;
+        *totals.entry(key).or_default() += 1;
     }
 
     /// Rows counted since start for `consumer_id` between two days (DB-less mode).
     pub fn totals(&self, consumer_id: &str, from: NaiveDate, to: NaiveDate) -> Vec<UsageRow> {
-        lock(&self.totals)
+        lock(&self.counters)
+            .totals
             .iter()
-            .filter(|((c, day, _), _)| c == consumer_id && (from..=to).contains(day))
+            .filter(|((c, day, _), _)| &**c == consumer_id && (from..=to).contains(day))
             .map(|((c, day, service), n)| UsageRow {
-                consumer_id: c.clone(),
+                consumer_id: c.to_string(),
                 day: *day,
-                service: service.clone(),
+                service: service.to_string(),
                 requests: *n,
             })
             .collect()
@@ -72,7 +81,7 @@ impl UsageMeter {
     pub async fn flush(&self, pool: &Pool) -> anyhow::Result<usize> {
         let mut taken = TakenBatch {
             meter: self,
-            batch: Some(std::mem::take(&mut *lock(&self.pending))),
+            batch: Some(std::mem::take(&mut lock(&self.counters).pending)),
         };
         let Some(batch) = taken.batch.as_ref() else {
             return Ok(0);
@@ -88,7 +97,7 @@ impl UsageMeter {
     }
 
     fn give_back(&self, batch: Pending) {
-        let mut pending = lock(&self.pending);
+        let pending = &mut lock(&self.counters).pending;
         for (key, n) in batch.counts {
             *pending.counts.entry(key).or_default() += n;
         }
@@ -116,9 +125,9 @@ async fn write(pool: &Pool, batch: &Pending) -> anyhow::Result<()> {
     let transaction = client.transaction().await?;
     let (mut consumers, mut days, mut services, mut counts) = (vec![], vec![], vec![], vec![]);
     for ((consumer, day, service), n) in &batch.counts {
-        consumers.push(consumer.as_str());
+        consumers.push(&**consumer);
         days.push(*day);
-        services.push(service.as_str());
+        services.push(&**service);
         counts.push(i64::try_from(*n).unwrap_or(i64::MAX));
     }
     transaction
@@ -130,7 +139,7 @@ async fn write(pool: &Pool, batch: &Pending) -> anyhow::Result<()> {
             &[&consumers, &days, &services, &counts],
         )
         .await?;
-    let key_ids: Vec<&str> = batch.used_keys.iter().map(String::as_str).collect();
+    let key_ids: Vec<&str> = batch.used_keys.iter().map(|id| &**id).collect();
     if !key_ids.is_empty() {
         transaction
             .execute(

@@ -10,8 +10,18 @@ const RANDOM_CHARS: usize = 32;
 const PREFIX_CHARS: usize = 12;
 
 /// The SHA-256 of a key, the only form in which keys are kept.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct KeyHash(pub [u8; 32]);
+
+/// Hash maps hash 8 of its bytes, not all 32 (they are already a hash). The map's own keyed
+/// hasher still runs over them, so crafted keys cannot aim at one bucket.
+impl std::hash::Hash for KeyHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut first = [0; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(first));
+    }
+}
 
 impl KeyHash {
     pub fn of(key: &str) -> Self {

@@ -15,14 +15,15 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use chrono::Utc;
+use http::HeaderValue;
 
-use self::cache::KeyCache;
+use self::cache::{CachedKey, KeyCache};
 use self::catalog::{Catalog, ConfigCatalog, KeyRecord, PgCatalog, StoreError};
 use self::events::Events;
 use self::jwt::JwtVerifier;
 use self::keys::KeyHash;
 use crate::config::AccessConfig;
-use crate::limits::{Limiter, LocalLimiter, RedisLimiter, Tier};
+use crate::limits::{LimitValues, Limiter, LocalLimiter, RedisLimiter, Tier};
 use crate::usage::UsageMeter;
 
 /// What the caller presented.
@@ -33,15 +34,41 @@ pub enum Credential<'a> {
     Nothing,
 }
 
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq)]
+/// An authenticated caller. A cached key's identity is made once, with the header values it is
+/// forwarded as, and shared by every request presenting the key.
+#[derive(Debug, PartialEq)]
 pub struct Identity {
-    pub consumer_id: String,
+    pub consumer_id: Arc<str>,
     pub tier: Arc<Tier>,
     /// The API key used, if any (for last-used times).
-    pub key_id: Option<String>,
+    pub key_id: Option<Arc<str>>,
     /// What rate limits count against: the consumer, or the client IP for anonymous calls.
     pub subject: String,
+    /// `consumer_id` and the tier's name as header values (`X-Consumer-Id`, `X-Consumer-Tier`).
+    pub consumer_header: HeaderValue,
+    pub tier_header: HeaderValue,
+    /// The tier's limits as header values (`X-RateLimit-Limit-*`).
+    pub limit_values: LimitValues,
+}
+
+impl Identity {
+    /// `None` when the consumer id or the tier's name cannot be sent in a header.
+    fn new(
+        consumer_id: &str,
+        tier: Arc<Tier>,
+        key_id: Option<&str>,
+        subject: String,
+    ) -> Option<Self> {
+        Some(Self {
+            consumer_header: HeaderValue::from_str(consumer_id).ok()?,
+            tier_header: HeaderValue::from_str(&tier.name).ok()?,
+            limit_values: LimitValues::of(&tier),
+            consumer_id: consumer_id.into(),
+            tier,
+            key_id: key_id.map(Arc::from),
+            subject,
+        })
+    }
 }
 
 /// Why a request is not let through.
@@ -196,15 +223,20 @@ impl Access {
         self.catalog.load_full()
     }
 
-    /// Reads the tiers from the catalog again (after a change, or told so by another gateway).
+    /// Reads the tiers from the catalog again (after a change, told so by another gateway, or
+    /// every so often). Cached keys carry their tier, so a change also empties the key cache.
     pub async fn reload_tiers(&self) -> Result<(), StoreError> {
-        let tiers = self.catalog().tiers().await?;
-        self.tiers.store(Arc::new(
-            tiers
-                .into_iter()
-                .map(|t| (t.name.clone(), Arc::new(t)))
-                .collect(),
-        ));
+        let tiers: HashMap<String, Arc<Tier>> = self
+            .catalog()
+            .tiers()
+            .await?
+            .into_iter()
+            .map(|t| (t.name.clone(), Arc::new(t)))
+            .collect();
+        if **self.tiers.load() != tiers {
+            self.tiers.store(Arc::new(tiers));
+            self.cache.clear();
+        }
         Ok(())
     }
 
@@ -230,7 +262,7 @@ impl Access {
         client_ip: Option<IpAddr>,
         segment: &str,
         rest: &str,
-    ) -> Result<Identity, AuthFailure> {
+    ) -> Result<Arc<Identity>, AuthFailure> {
         match credential {
             Credential::ApiKey(key) => self.by_key(key, segment, rest).await,
             Credential::Bearer(token) => self.by_token(token).await,
@@ -246,31 +278,36 @@ impl Access {
                     Some(ip) => push_ip(&mut subject, ip),
                     None => subject.push_str("unknown"),
                 }
-                Ok(Identity {
-                    consumer_id: "anonymous".into(),
-                    tier,
-                    key_id: None,
-                    subject,
-                })
+                Identity::new("anonymous", tier, None, subject)
+                    .map(Arc::new)
+                    .ok_or(AuthFailure::StoreUnavailable)
             }
         }
     }
 
-    async fn by_key(&self, key: &str, segment: &str, rest: &str) -> Result<Identity, AuthFailure> {
+    async fn by_key(
+        &self,
+        key: &str,
+        segment: &str,
+        rest: &str,
+    ) -> Result<Arc<Identity>, AuthFailure> {
         let hash = KeyHash::of(key);
-        let record = match self.cache.get(&hash) {
+        let cached = match self.cache.get(&hash) {
             Some(found) => found,
             None => {
+                let generation = self.cache.generation();
                 let found = self.catalog().find_key(&hash).await.map_err(|e| {
                     tracing::error!(error = ?e, "API key lookup failed");
                     AuthFailure::StoreUnavailable
                 })?;
+                let found = found.map(|record| Arc::new(self.resolve(record)));
                 let subscribed = self.events.as_ref().is_some_and(|e| e.is_subscribed());
-                self.cache.insert(hash, found.clone(), subscribed);
+                self.cache
+                    .insert(hash, found.clone(), subscribed, generation);
                 found
             }
         };
-        let record: KeyRecord = record.ok_or(AuthFailure::UnknownKey)?;
+        let CachedKey { record, identity } = &*cached.ok_or(AuthFailure::UnknownKey)?;
         if record.revoked {
             return Err(AuthFailure::RevokedKey);
         }
@@ -286,19 +323,25 @@ impl Access {
                 rest.trim_matches('/')
             )));
         }
-        let tier = self.tier(&record.tier).ok_or_else(|| {
-            tracing::error!(tier = %record.tier, consumer = %record.consumer_id, "consumer has an unknown tier");
+        identity.clone().ok_or_else(|| {
+            tracing::error!(tier = %record.tier, consumer = %record.consumer_id, "consumer has an unknown tier, or an id or tier name not valid in a header");
             AuthFailure::StoreUnavailable
-        })?;
-        Ok(Identity {
-            subject: record.consumer_id.clone(),
-            consumer_id: record.consumer_id,
-            tier,
-            key_id: Some(record.key_id),
         })
     }
 
-    async fn by_token(&self, token: &str) -> Result<Identity, AuthFailure> {
+    /// A key record with the identity its requests get (`None` if its tier is unknown).
+    fn resolve(&self, record: KeyRecord) -> CachedKey {
+        let identity = self.tier(&record.tier).and_then(|tier| {
+            let subject = record.consumer_id.clone();
+            Identity::new(&record.consumer_id, tier, Some(&record.key_id), subject)
+        });
+        CachedKey {
+            identity: identity.map(Arc::new),
+            record,
+        }
+    }
+
+    async fn by_token(&self, token: &str) -> Result<Arc<Identity>, AuthFailure> {
         let verifier = self.jwt.load_full();
         if verifier.is_empty() {
             return Err(AuthFailure::BadToken("no JWT issuer is configured".into()));
@@ -314,12 +357,12 @@ impl Access {
             .and_then(|name| self.tier(name))
             .or_else(|| self.tier(&found.default_tier))
             .ok_or(AuthFailure::StoreUnavailable)?;
-        Ok(Identity {
-            subject: format!("jwt:{}:{}", found.issuer, found.consumer_id),
-            consumer_id: found.consumer_id,
-            tier,
-            key_id: None,
-        })
+        let subject = format!("jwt:{}:{}", found.issuer, found.consumer_id);
+        Identity::new(&found.consumer_id, tier, None, subject)
+            .map(Arc::new)
+            .ok_or_else(|| {
+                AuthFailure::BadToken("the consumer claim is not valid in a header".into())
+            })
     }
 }
 

@@ -10,7 +10,7 @@ mod redis_backend;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::RETRY_AFTER;
-use http::{HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderValue};
 
 use crate::headers::{
     LIMIT_DAY, LIMIT_MINUTE, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, REMAINING_DAY,
@@ -32,12 +32,13 @@ pub struct Tier {
 
 impl Tier {
     /// The limits to check, minute first.
-    pub fn rates(&self) -> Vec<Rate> {
-        self.per_minute
-            .map(Rate::per_minute)
-            .into_iter()
-            .chain(self.per_day.map(Rate::per_day))
-            .collect()
+    pub fn rates(&self) -> impl Iterator<Item = Rate> {
+        [
+            self.per_minute.map(Rate::per_minute),
+            self.per_day.map(Rate::per_day),
+        ]
+        .into_iter()
+        .flatten()
     }
 
     pub fn is_unlimited(&self) -> bool {
@@ -104,15 +105,14 @@ impl Decision {
 
     /// Builds a decision from per-rate results in `tier.rates()` order.
     fn from_parts(tier: &Tier, admitted: bool, retry_after_us: u64, parts: &[(u64, u64)]) -> Self {
-        let mut windows =
-            tier.rates()
-                .into_iter()
-                .zip(parts)
-                .map(|(rate, &(remaining, reset_us))| Window {
-                    limit: rate.limit,
-                    remaining,
-                    reset_us,
-                });
+        let mut windows = tier
+            .rates()
+            .zip(parts)
+            .map(|(rate, &(remaining, reset_us))| Window {
+                limit: rate.limit,
+                remaining,
+                reset_us,
+            });
         let minute = tier.per_minute.and_then(|_| windows.next());
         let day = tier.per_day.and_then(|_| windows.next());
         Self {
@@ -123,33 +123,60 @@ impl Decision {
         }
     }
 
-    /// The rate-limit headers (DESIGN.md "Headers"); `RateLimit-*` describe the tighter window.
-    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
-        let mut headers = Vec::with_capacity(8);
+    /// How many headers [`Decision::write_headers`] adds.
+    pub fn header_count(&self) -> usize {
+        let windows = usize::from(self.minute.is_some()) + usize::from(self.day.is_some());
+        2 * windows + if windows > 0 { 3 } else { 0 } + usize::from(!self.admitted)
+    }
+
+    /// Writes the rate-limit headers (DESIGN.md "Headers"); `RateLimit-*` describe the tighter
+    /// window. Limits found in `known` are taken from there.
+    pub fn write_headers(&self, headers: &mut HeaderMap, known: &LimitValues) {
         if let Some(w) = self.minute {
-            headers.push((LIMIT_MINUTE, HeaderValue::from(w.limit)));
-            headers.push((REMAINING_MINUTE, HeaderValue::from(w.remaining)));
+            headers.insert(LIMIT_MINUTE, known.value(w.limit));
+            headers.insert(REMAINING_MINUTE, HeaderValue::from(w.remaining));
         }
         if let Some(w) = self.day {
-            headers.push((LIMIT_DAY, HeaderValue::from(w.limit)));
-            headers.push((REMAINING_DAY, HeaderValue::from(w.remaining)));
+            headers.insert(LIMIT_DAY, known.value(w.limit));
+            headers.insert(REMAINING_DAY, HeaderValue::from(w.remaining));
         }
         let tightest = [self.minute, self.day]
             .into_iter()
             .flatten()
             .min_by_key(|w| (w.remaining, std::cmp::Reverse(w.reset_us)));
         if let Some(w) = tightest {
-            headers.push((RATELIMIT_LIMIT, HeaderValue::from(w.limit)));
-            headers.push((RATELIMIT_REMAINING, HeaderValue::from(w.remaining)));
-            headers.push((RATELIMIT_RESET, HeaderValue::from(seconds_up(w.reset_us))));
+            headers.insert(RATELIMIT_LIMIT, known.value(w.limit));
+            headers.insert(RATELIMIT_REMAINING, HeaderValue::from(w.remaining));
+            headers.insert(RATELIMIT_RESET, HeaderValue::from(seconds_up(w.reset_us)));
         }
         if !self.admitted {
-            headers.push((
+            headers.insert(
                 RETRY_AFTER,
                 HeaderValue::from(seconds_up(self.retry_after_us).max(1)),
-            ));
+            );
         }
-        headers
+    }
+}
+
+/// A tier's limits as header values, made once (with the identity that carries them) rather than
+/// for every response: a value of its own costs an allocation and a formatting.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LimitValues(Vec<(u64, HeaderValue)>);
+
+impl LimitValues {
+    pub fn of(tier: &Tier) -> Self {
+        Self(
+            tier.rates()
+                .map(|rate| (rate.limit, HeaderValue::from(rate.limit)))
+                .collect(),
+        )
+    }
+
+    fn value(&self, limit: u64) -> HeaderValue {
+        self.0
+            .iter()
+            .find(|(known, _)| *known == limit)
+            .map_or_else(|| HeaderValue::from(limit), |(_, value)| value.clone())
     }
 }
 
@@ -238,11 +265,10 @@ mod tests {
             600_001,
             &[(0, 60_000_000), (899, 8_640_000_000)],
         );
-        let headers: std::collections::HashMap<_, _> = decision
-            .headers()
-            .into_iter()
-            .map(|(name, value)| (name.as_str().to_owned(), value))
-            .collect();
+        let mut headers = HeaderMap::new();
+        decision.write_headers(&mut headers, &LimitValues::of(&tier));
+        assert_eq!(headers.len(), decision.header_count());
+        assert_eq!(headers.len(), 8);
         assert_eq!(headers["x-ratelimit-limit-minute"], "100");
         assert_eq!(headers["x-ratelimit-remaining-minute"], "0");
         assert_eq!(headers["x-ratelimit-limit-day"], "1000");
@@ -263,12 +289,19 @@ mod tests {
         let decision = Decision::from_parts(&tier, true, 0, &[(9, 8_640_000_000)]);
         assert_eq!(decision.minute, None);
         assert_eq!(decision.day.map(|w| w.remaining), Some(9));
-        let headers = decision.headers();
-        assert!(!headers.iter().any(|(name, _)| name == "retry-after"));
-        assert!(
-            headers
-                .iter()
-                .any(|(name, value)| name == "ratelimit-limit" && value == "10")
-        );
+        // Values not made ahead are made as needed.
+        let mut headers = HeaderMap::new();
+        decision.write_headers(&mut headers, &LimitValues::default());
+        assert_eq!(headers.len(), decision.header_count());
+        assert_eq!(headers.len(), 5);
+        assert!(!headers.contains_key("retry-after"));
+        assert!(!headers.contains_key("x-ratelimit-limit-minute"));
+        assert_eq!(headers["x-ratelimit-remaining-day"], "9");
+        assert_eq!(headers["ratelimit-limit"], "10");
+        assert_eq!(headers["ratelimit-reset"], "8640");
+        let mut none = HeaderMap::new();
+        Decision::unlimited().write_headers(&mut none, &LimitValues::default());
+        assert!(none.is_empty());
+        assert_eq!(Decision::unlimited().header_count(), 0);
     }
 }

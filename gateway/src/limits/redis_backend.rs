@@ -63,13 +63,16 @@ pub struct RedisLimiter {
     fallback: LocalLimiter,
     /// Cells granted ahead, and how busy subjects without them are (shared with the batching
     /// task).
-    leases: Arc<Mutex<HashMap<String, Subject>>>,
+    leases: Arc<Mutex<Leases>>,
     /// Whether Redis has answered once (health reports `connecting` until then).
     answered: std::sync::atomic::AtomicBool,
     calls: Arc<AtomicU64>,
     /// Checks that waited for a call (the others were admitted from leases).
     waited: AtomicU64,
 }
+
+/// What this gateway keeps per subject (a fast seeded hash: it is looked up on every check).
+type Leases = foldhash::HashMap<String, Subject>;
 
 /// One limit of a check, as the script takes it.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -360,15 +363,13 @@ impl RedisLimiter {
             lease.left -= 1;
             lease.ran_out = lease.left == 0;
             // Cells still leased here are this subject's as much as those left in Redis.
-            let parts: Vec<(u64, u64)> = lease
-                .windows
-                .iter()
-                .map(|&(left, whole_at)| {
-                    (left + u64::from(lease.left), whole_at.saturating_sub(now))
-                })
-                .collect();
+            let mut parts = [(0, 0); 2];
+            for (part, &(left, whole_at)) in parts.iter_mut().zip(&lease.windows) {
+                *part = (left + u64::from(lease.left), whole_at.saturating_sub(now));
+            }
+            let parts = &parts[..lease.windows.len().min(2)];
             let top_up = lease.top_up(now);
-            return Ok((Decision::from_parts(tier, true, 0, &parts), top_up));
+            return Ok((Decision::from_parts(tier, true, 0, parts), top_up));
         }
         let want = if lease.ran_out {
             lease
@@ -404,7 +405,6 @@ impl RedisLimiter {
 
     fn cells(&self, subject: &str, tier: &Tier) -> Vec<Cell> {
         tier.rates()
-            .into_iter()
             .map(|rate| {
                 let suffix = if rate.period_us == super::Rate::MINUTE_US {
                     "m"
@@ -479,7 +479,7 @@ async fn send_batches(
     script: Script,
     mut queue: mpsc::UnboundedReceiver<Pending>,
     calls: Arc<AtomicU64>,
-    leases: Arc<Mutex<HashMap<String, Subject>>>,
+    leases: Arc<Mutex<Leases>>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
@@ -519,7 +519,7 @@ async fn send_batches(
 
 /// Removes leases that have expired, as give-backs of what they left, and forgets subjects
 /// neither leased nor busy lately.
-fn expired_leases(leases: &Mutex<HashMap<String, Subject>>, now: u64) -> Vec<Pending> {
+fn expired_leases(leases: &Mutex<Leases>, now: u64) -> Vec<Pending> {
     let mut leases = lock(leases);
     let mut back = Vec::new();
     leases.retain(|subject, known| {
@@ -685,7 +685,7 @@ fn answer(
     batch: &mut Vec<Pending>,
     groups: &[Group],
     reply: Result<Vec<i64>, String>,
-    leases: &Mutex<HashMap<String, Subject>>,
+    leases: &Mutex<Leases>,
 ) {
     let mut answers: Vec<Option<Result<Vec<i64>, String>>> = Vec::new();
     answers.resize_with(batch.len(), || None);

@@ -401,6 +401,12 @@ async fn jwts_of_every_family_verify_and_bad_ones_are_refused() {
     let mut no_exp = claims("u");
     no_exp.as_object_mut().unwrap().remove("exp");
     expect_refused(token("ES256", Some("p256-1"), &no_exp, &p256.signer), "exp").await;
+    // A consumer the gateway could not name in `X-Consumer-Id` is refused, not an error.
+    expect_refused(
+        token("ES256", Some("p256-1"), &claims("user\n7"), &p256.signer),
+        "not valid in a header",
+    )
+    .await;
 
     // `alg: none` is no algorithm.
     let unsigned = format!(
