@@ -21,7 +21,7 @@ bench_key="ff_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 source bench/lib.sh
 install_missing wrk=wrk nginx=nginx callgrind_control=valgrind
 
-cargo build --release --locked -p flowforge-gateway --bin flowforge-gateway --example bench_upstream --example bench_pingora
+cargo build --release --locked -p flowforge-gateway --bin flowforge-gateway --example bench_upstream --example bench_pingora --example bench_key_hash
 target="${CARGO_TARGET_DIR:-target}/release"
 
 pids=()
@@ -60,6 +60,7 @@ count() {
   out="$(wrk -t1 -c8 -d"${duration}s" "${args[@]}" "$url")"
   callgrind_control -d "$pid" >/dev/null
   requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+  echo "$requests" >"$work/requests.$name"
   kill -9 "$pid"
   wait "$pid" 2>/dev/null || true
   # The dump is the newest file of this target: its summary line is the instruction count.
@@ -70,6 +71,10 @@ nginx_ir="$(count nginx "" -- nginx -c "$work/nginx.conf" -g 'daemon off; master
 pingora_ir="$(count pingora "" -- "$target/examples/bench_pingora" "127.0.0.1:$proxy_port" "127.0.0.1:$upstream_port")"
 bare_ir="$(count bare "$work/bare.yaml" -- "$target/flowforge-gateway")"
 auth_ir="$(count auth "$work/auth.yaml" -H "x-api-key: $bench_key" -- "$target/flowforge-gateway")"
+# The key's SHA-256 within that: software under valgrind, the CPU's SHA extensions natively.
+sha_ir="$(callgrind_annotate --inclusive=yes --threshold=100 "$(ls -t "$work/auth".* | head -1)" |
+  awk -v n="$(cat "$work/requests.auth")" '/ring::digest::digest / && !done { gsub(",", "", $1); printf "%.0f\n", $1 / n; done = 1 }')"
+sha_ns="$("$target/examples/bench_key_hash")"
 
 printf '%-26s %14s\n' target "instructions/request"
 printf '%-26s %14s\n' "nginx (1 worker)" "$nginx_ir" "pingora, empty ProxyHttp" "$pingora_ir" \
@@ -79,3 +84,4 @@ awk -v n="$nginx_ir" -v p="$pingora_ir" -v b="$bare_ir" -v a="$auth_ir" 'BEGIN {
   printf "pingora alone/nginx: %.2fx; the gateway adds %+d (%.0f%% of its total)\n", p / n, b - p, (b - p) / b * 100
   printf "auth+limits: %+.1f%% instructions per request in the gateway (%+d)\n", (a / b - 1) * 100, a - b
 }'
+echo "of which the key's SHA-256: ${sha_ir:-?} counted in software; natively (SHA extensions) ${sha_ns} ns a key"
