@@ -329,7 +329,8 @@ impl Access {
         })
     }
 
-    /// A key record with the identity its requests get (`None` if its tier is unknown).
+    /// A key record with the identity its requests get (`None` if its tier is unknown, or its
+    /// consumer id or tier name cannot be a header value: ids made through the admin API can).
     fn resolve(&self, record: KeyRecord) -> CachedKey {
         let identity = self.tier(&record.tier).and_then(|tier| {
             let subject = record.consumer_id.clone();
