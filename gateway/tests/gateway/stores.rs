@@ -736,6 +736,22 @@ async fn keys_in_postgres_live_through_issue_use_revoke_rotate_and_expiry() {
     let listed = admin(&a, "GET", "/consumers/acme/keys", None).await.json();
     assert!(listed["keys"][0]["lastUsedAt"].is_string(), "{listed}");
 
+    // A tier changed on A reaches the key B has cached, identity and all, within 2 s.
+    let raised = admin(&a, "PUT", "/tiers/gold", Some(json!({"perMinute": 5000}))).await;
+    assert_eq!(raised.status, 200, "{}", raised.body);
+    let started = Instant::now();
+    wait_for(|| async {
+        let reply = call(&b, &key).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.headers["x-ratelimit-limit-minute"] == "5000"
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "the tier change took {took:?}"
+    );
+
     // Revoked on A, refused by B (which has the key cached) within 2 s.
     let revoked = admin(
         &a,
