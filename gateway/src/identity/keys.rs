@@ -13,7 +13,7 @@ const PREFIX_CHARS: usize = 12;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct KeyHash(pub [u8; 32]);
 
-/// Hash maps hash 8 of its bytes, not all 32 (they are already a hash). The map's own keyed
+/// A hash map is given 8 of its bytes, not all 32 (they are already a hash). The map's own seeded
 /// hasher still runs over them, so crafted keys cannot aim at one bucket.
 impl std::hash::Hash for KeyHash {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
