@@ -16,7 +16,7 @@ duration="${1:-10}"
 connections="${FLOWFORGE_BENCH_CONNECTIONS:-32}"
 cores="$(nproc)"
 work="$(mktemp -d /tmp/flowforge-bench-gateway.XXXXXX)"
-upstream_port=39201 nginx_port=39202 gateway_port=39203 auth_port=39204 pingora_port=39205
+upstream_port=39201 nginx_port=39202 gateway_port=39203 auth_port=39204 pingora_port=39205 auth_admin_port=39206
 eval "$(scripts/services.sh)"   # Redis for (d), started if none answers
 redis_url="${FLOWFORGE_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 redis_port="${redis_url##*:}"
@@ -52,8 +52,8 @@ YAML
 FLOWFORGE_CONFIG="$work/gateway.yaml" FLOWFORGE_LOG=error "$target/flowforge-gateway" >"$work/gateway.log" 2>&1 & pids+=($!)
 gateway_pid=$!
 
-auth_gateway_yaml "listen: \"127.0.0.1:$auth_port\"" "$upstream_port" "$bench_key" "$redis_url" \
-  "flowforge-bench:" "$spread" >"$work/auth.yaml"
+auth_gateway_yaml "listen: \"127.0.0.1:$auth_port\", admin: \"127.0.0.1:$auth_admin_port\", adminToken: bench" \
+  "$upstream_port" "$bench_key" "$redis_url" "flowforge-bench:" "$spread" >"$work/auth.yaml"
 # wrk sends each request with the next consumer's key, round robin. Building requests in Lua
 # costs wrk CPU on the cores it shares with the gateway, so the bare gateway is also measured
 # with the same script sending the keys in a header it ignores: (e) is compared with that.
@@ -98,6 +98,13 @@ redis_calls() {
   redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' |
     awk -F'[:=,]' -v pattern="$1" '$1 ~ "^cmdstat_(" pattern ")$" { sum += $3 } END { print sum + 0 }'
 }
+# Limit checks so far that waited for a call to Redis (the rest spent cells leased ahead): at
+# saturation each one waits for redis-server to be scheduled on the shared cores, so they make
+# the auth gateway's tail.
+redis_waits() {
+  curl -fsS -H "authorization: Bearer bench" "http://127.0.0.1:$auth_admin_port/metrics" |
+    awk '$1 == "gateway_rate_limit_waits_total" { print $2 }'
+}
 # CPU time (clock ticks, user + system) a process has used so far.
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
@@ -111,7 +118,7 @@ read -r up_rps up_p50 up_p99 _ up_err <<<"$(measure "http://127.0.0.1:$upstream_
 # on a shared machine move throughput by tens of percent within a minute, so each comparison is
 # taken from runs seconds apart, and the report gives the median round.
 rounds="${FLOWFORGE_BENCH_ROUNDS:-3}"
-parity=() costs=() quiet=() trips=0 commands=0 requests=0 spread_trips=0 spread_all=0 spread_requests=0
+parity=() costs=() quiet=() waits=0 spread_waits=0 trips=0 commands=0 requests=0 spread_trips=0 spread_all=0 spread_requests=0
 redis_pid="$(redis-cli -p "$redis_port" INFO server | tr -d '\r' | awk -F: '$1 == "process_id" { print $2 }')"
 bare_ticks=0 bare_requests=0 auth_ticks=0 redis_ticks=0
 for round in $(seq 1 "$rounds"); do
@@ -122,16 +129,21 @@ for round in $(seq 1 "$rounds"); do
   bare_ticks=$((bare_ticks + $(ticks "$gateway_pid") - g0)) bare_requests=$((bare_requests + gw_total))
   read -r bs_rps bs_p50 bs_p99 _ bs_err <<<"$(measure "http://127.0.0.1:$gateway_port/api/v1/crypto/ping" -s "$work/spread-bare.lua")"
   t0="$(redis_calls 'evalsha|eval')" c0="$(($(redis_calls '.*') - $(redis_calls 'info')))"
+  w0="$(redis_waits)"
   a0="$(ticks "$auth_pid")" r0="$(ticks "$redis_pid")"
   read -r au_rps au_p50 au_p99 au_total au_err <<<"$(measure "http://127.0.0.1:$auth_port/api/v1/crypto/ping" -H "x-api-key: $bench_key")"
   auth_ticks=$((auth_ticks + $(ticks "$auth_pid") - a0)) redis_ticks=$((redis_ticks + $(ticks "$redis_pid") - r0))
   t1="$(redis_calls 'evalsha|eval')" c1="$(($(redis_calls '.*') - $(redis_calls 'info')))"
+  w1="$(redis_waits)"
   read -r _ _ bq_p99 _ _ <<<"$(QUIET=1 measure "http://127.0.0.1:$gateway_port/api/v1/crypto/ping")"
   read -r _ _ aq_p99 _ _ <<<"$(QUIET=1 measure "http://127.0.0.1:$auth_port/api/v1/crypto/ping" -H "x-api-key: $bench_key")"
   quiet+=("$(awk -v b="$(to_ms "$bq_p99")" -v a="$(to_ms "$aq_p99")" 'BEGIN { printf "%.3f %.3f %.3f", a - b, b, a }')")
+  w2="$(redis_waits)"
   read -r sp_rps sp_p50 sp_p99 sp_total sp_err <<<"$(measure "http://127.0.0.1:$auth_port/api/v1/crypto/ping" -s "$work/spread.lua")"
+  w3="$(redis_waits)"
   t2="$(redis_calls 'evalsha|eval')" c2="$(($(redis_calls '.*') - $(redis_calls 'info')))"
   trips=$((trips + t1 - t0)) commands=$((commands + c1 - c0)) requests=$((requests + au_total))
+  waits=$((waits + w1 - w0)) spread_waits=$((spread_waits + w3 - w2))
   spread_trips=$((spread_trips + t2 - t1)) spread_all=$((spread_all + c2 - c1)) spread_requests=$((spread_requests + sp_total))
   costs+=("$(awk -v g="$gw_rps" -v a="$au_rps" -v b="$bs_rps" -v s="$sp_rps" -v gp="$(to_ms "$gw_p99")" -v ap="$(to_ms "$au_p99")" -v bp="$(to_ms "$bs_p99")" -v sp="$(to_ms "$sp_p99")" \
     'BEGIN { printf "%.1f %.3f %.1f %.3f %.0f %.0f %.0f", (a / g - 1) * 100, ap - gp, (s / b - 1) * 100, sp - bp, g, a, s }')")
@@ -164,3 +176,5 @@ awk -v t="$trips" -v c="$commands" -v n="$requests" \
   'BEGIN { printf "Redis per request, one consumer: %.3f round trips (EVALSHA), %.2f commands counting those inside the script\n", t / n, c / n }'
 awk -v t="$spread_trips" -v c="$spread_all" -v n="$spread_requests" \
   'BEGIN { printf "Redis per request, %d consumers: %.3f round trips, %.2f commands\n", '"$spread"', t / n, c / n }'
+awk -v w="$waits" -v n="$requests" -v sw="$spread_waits" -v sn="$spread_requests" \
+  'BEGIN { printf "limit checks that waited for Redis: %.3f%% (one consumer), %.3f%% (%d consumers)\n", w * 100 / n, sw * 100 / sn, '"$spread"' }'

@@ -99,6 +99,15 @@ impl GatewayMetrics {
         metrics
     }
 
+    /// Adds counters kept elsewhere (the rate limiter's) to what [`GatewayMetrics::render`] shows.
+    pub fn register_counters(&self, counters: Vec<prometheus::IntCounter>) {
+        for counter in counters {
+            if let Err(e) = self.registry.register(Box::new(counter)) {
+                tracing::warn!(error = %e, "metric not registered");
+            }
+        }
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();

@@ -44,12 +44,14 @@ impl Shared {
     pub async fn new(config: GatewayConfig, config_path: Option<PathBuf>) -> anyhow::Result<Self> {
         let access = Access::new(&config.access).await?;
         let routes = build_routes(config).await?;
+        let metrics = GatewayMetrics::new();
+        metrics.register_counters(access.limiter.counters());
         Ok(Self {
             access,
             routes: ArcSwap::from_pointee(routes),
             openapi: ArcSwap::from_pointee(MergedDocument::default()),
             changes: Mutex::new(()),
-            metrics: GatewayMetrics::new(),
+            metrics,
             config_path,
         })
     }

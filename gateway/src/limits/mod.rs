@@ -220,6 +220,15 @@ impl Limiter {
         }
     }
 
+    /// Counters the limiter keeps for the gateway's metrics (Redis calls and checks that waited
+    /// for one; none in process).
+    pub fn counters(&self) -> Vec<prometheus::IntCounter> {
+        match self {
+            Self::Local(_) => Vec::new(),
+            Self::Redis(redis) => redis.counters().into(),
+        }
+    }
+
     /// `healthy`, `connecting`, `degraded` (Redis failing, fallback in use) or `local`.
     pub fn health(&self) -> &'static str {
         match self {

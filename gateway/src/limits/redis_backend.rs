@@ -10,7 +10,7 @@
 //!
 //! Leases: a subject busy enough to have two checks in one batch, or [`BUSY_CHECKS`] within
 //! [`BUSY_WINDOW_US`], or a few on its last lease, is also granted cells ahead (about what it
-//! would spend in [`LEASE_US`], at most [`LEASE_CELLS`], and only while more than
+//! would spend in [`LEASE_US`], at most [`MAX_LEASE_CELLS`], and only while more than
 //! [`LEASE_FLOOR`] cells remain, at most an eighth of them), taken in Redis in the same atomic
 //! step. The gateway spends them on that subject's next checks without a round trip. Whatever is
 //! left after [`LEASE_US`] goes back to Redis, as if never taken, unless the subject is still
@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use prometheus::IntCounter;
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
@@ -38,8 +39,15 @@ const FAILURES_TO_OPEN: u32 = 3;
 const OPEN_FOR_US: u64 = 1_000_000;
 /// Most checks in one call: Redis runs nothing else while the script runs.
 const MAX_BATCH: usize = 256;
-/// Most cells one lease asks for: a few milliseconds of one busy consumer's traffic here.
-const LEASE_CELLS: u32 = 128;
+/// Cells asked ahead for a subject whose checks share a call, before its pace is known.
+const FIRST_LEASE_CELLS: u32 = 128;
+/// Most cells one lease holds: a lease's time of one very busy consumer's traffic (about 40 ms
+/// at 50,000 requests a second). Leases sized for the pace, not capped at a few milliseconds of
+/// it, are what keep a saturated gateway's checks from waiting for Redis: a top-up then has
+/// the lease's last quarter (12 ms) to come back, not the last quarter of 128 cells (about 1 ms
+/// at full speed, less than a loaded machine may take to schedule Redis). Cells a gateway holds
+/// when it dies are lost to its subject until the window refills, so this stays bounded.
+const MAX_LEASE_CELLS: u32 = 2048;
 /// No lease unless more cells than this would remain: near the limit, every check goes to
 /// Redis, so replicas never refuse a request while another holds its cell.
 const LEASE_FLOOR: i64 = 64;
@@ -66,9 +74,10 @@ pub struct RedisLimiter {
     leases: Arc<Mutex<Leases>>,
     /// Whether Redis has answered once (health reports `connecting` until then).
     answered: std::sync::atomic::AtomicBool,
-    calls: Arc<AtomicU64>,
+    /// Script calls made (each carries one batch of checks).
+    calls: IntCounter,
     /// Checks that waited for a call (the others were admitted from leases).
-    waited: AtomicU64,
+    waited: IntCounter,
 }
 
 /// What this gateway keeps per subject (a fast seeded hash: it is looked up on every check).
@@ -154,7 +163,7 @@ impl Lease {
         }
         self.topping_up = true;
         let started = self.expires_us.saturating_sub(LEASE_US);
-        pace_lease(spent + 1, now.saturating_sub(started))
+        pace_lease(spent + 1, now.saturating_sub(started), MAX_LEASE_CELLS)
             .saturating_sub(self.left)
             .max(BUSY_CHECKS)
     }
@@ -166,7 +175,7 @@ impl Lease {
         if spent < BUSY_CHECKS - 1 {
             return 0;
         }
-        (spent + spent / 2).clamp(BUSY_CHECKS, LEASE_CELLS)
+        (spent + spent / 2).clamp(BUSY_CHECKS, MAX_LEASE_CELLS)
     }
 }
 
@@ -188,8 +197,14 @@ impl RedisLimiter {
             fallback: LocalLimiter::new(),
             leases: Arc::default(),
             answered: std::sync::atomic::AtomicBool::new(false),
-            calls: Arc::default(),
-            waited: AtomicU64::new(0),
+            calls: counter(
+                "gateway_rate_limit_calls_total",
+                "Calls to Redis by the rate limiter, each carrying a batch of checks",
+            ),
+            waited: counter(
+                "gateway_rate_limit_waits_total",
+                "Rate-limit checks that waited for a call to Redis (the others spent cells leased ahead)",
+            ),
         }
     }
 
@@ -203,12 +218,17 @@ impl RedisLimiter {
 
     /// Script calls made to Redis so far (each carries one batch of checks).
     pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
+        self.calls.get()
     }
 
     /// Checks so far that waited for a call to Redis rather than spending a leased cell.
     pub fn waited(&self) -> u64 {
-        self.waited.load(Ordering::Relaxed)
+        self.waited.get()
+    }
+
+    /// The two counters above, for the gateway's metrics.
+    pub fn counters(&self) -> [IntCounter; 2] {
+        [self.calls.clone(), self.waited.clone()]
     }
 
     /// The queue to the batching task, and whether it is new. The task and its connection are
@@ -278,7 +298,7 @@ impl RedisLimiter {
             self.breaker.failed(now);
             return self.fall_back(subject, tier, now, "the batching task has stopped");
         }
-        self.waited.fetch_add(1, Ordering::Relaxed);
+        self.waited.inc();
         // The first call also connects: it gets the connect timeout rather than the call timeout.
         let timeout = if new {
             self.connect_timeout()
@@ -348,7 +368,13 @@ impl RedisLimiter {
                     (false, _) => 0,
                     (true, 1..) => *then,
                     (true, 0) if *checks + 1 >= BUSY_CHECKS => {
-                        pace_lease(*checks + 1, now.saturating_sub(*since_us))
+                        // A pace from a few checks may be a burst: the first lease is
+                        // small, and grows with the pace its top-ups measure.
+                        pace_lease(
+                            *checks + 1,
+                            now.saturating_sub(*since_us),
+                            FIRST_LEASE_CELLS,
+                        )
                     }
                     (true, 0) => {
                         *checks += 1;
@@ -375,7 +401,7 @@ impl RedisLimiter {
             lease
                 .granted
                 .saturating_mul(2)
-                .clamp(BUSY_CHECKS, LEASE_CELLS)
+                .clamp(BUSY_CHECKS, MAX_LEASE_CELLS)
         } else {
             lease.renewal()
         };
@@ -478,7 +504,7 @@ async fn send_batches(
     mut connection: ConnectionManager,
     script: Script,
     mut queue: mpsc::UnboundedReceiver<Pending>,
-    calls: Arc<AtomicU64>,
+    calls: IntCounter,
     leases: Arc<Mutex<Leases>>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -505,7 +531,7 @@ async fn send_batches(
             pending.is_check() || pending.back > 0 || pending.want > 0
         });
         if !batch.is_empty() {
-            calls.fetch_add(1, Ordering::Relaxed);
+            calls.inc();
             let groups = groups(&batch);
             let reply: Result<Vec<i64>, String> = invocation(&script, &batch, &groups)
                 .invoke_async(&mut connection)
@@ -554,12 +580,18 @@ fn expired_leases(leases: &Mutex<Leases>, now: u64) -> Vec<Pending> {
 }
 
 /// Cells to ask ahead for a subject checked `checks` times in `over_us` (from the first check
-/// to the last): what it would spend during a lease at that pace, and half as many again.
-fn pace_lease(checks: u32, over_us: u64) -> u32 {
+/// to the last): what it would spend during a lease at that pace, and half as many again, at
+/// most `most`.
+fn pace_lease(checks: u32, over_us: u64, most: u32) -> u32 {
     let per_lease = u64::from(checks - 1) * LEASE_US * 3 / (2 * over_us.max(1));
     u32::try_from(per_lease)
-        .unwrap_or(LEASE_CELLS)
-        .clamp(BUSY_CHECKS, LEASE_CELLS)
+        .unwrap_or(most)
+        .clamp(BUSY_CHECKS, most)
+}
+
+#[allow(clippy::expect_used)] // fixed, valid metric definitions: failure is a programming error
+fn counter(name: &str, help: &str) -> IntCounter {
+    IntCounter::new(name, help).expect("valid metric")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -603,7 +635,7 @@ fn groups(batch: &[Pending]) -> Vec<Group> {
     for group in &mut groups {
         // Two checks of one subject within one round trip: busy enough for a lease.
         if group.checks.len() >= 2 {
-            group.want = LEASE_CELLS;
+            group.want = group.want.max(FIRST_LEASE_CELLS);
         }
     }
     groups
@@ -882,11 +914,15 @@ mod tests {
     #[test]
     fn a_lease_asked_by_pace_covers_a_lease_of_traffic_and_half_again() {
         // 100 a second: 5 checks in a lease's 50 ms.
-        assert_eq!(pace_lease(3, 20_000), 7);
-        assert_eq!(pace_lease(3, 2_000), 75);
-        assert_eq!(pace_lease(3, 0), LEASE_CELLS, "a burst asks for the most");
+        let most = MAX_LEASE_CELLS;
+        assert_eq!(pace_lease(3, 20_000, most), 7);
+        assert_eq!(pace_lease(3, 2_000, most), 75);
+        assert_eq!(pace_lease(3, 0, most), most, "a burst asks for the most");
+        assert_eq!(pace_lease(3, 0, FIRST_LEASE_CELLS), FIRST_LEASE_CELLS);
+        // 25,000 a second (a saturated gateway here): 50 ms of it and half again.
+        assert_eq!(pace_lease(251, 10_000, most), 1875);
         assert_eq!(
-            pace_lease(3, 200_000),
+            pace_lease(3, 200_000, most),
             BUSY_CHECKS,
             "and never for less than this"
         );
@@ -958,8 +994,10 @@ mod tests {
         let mut late = lease(40, 100);
         assert_eq!(late.top_up(40_000), 112 - 40);
         assert_eq!(late.top_up(41_000), 0, "once per lease");
-        // Low and early: that pace asks for the most, less what it holds.
-        assert_eq!(lease(24, 100).top_up(5_000), LEASE_CELLS - 24);
+        // Low and early: 76 spent in 5 ms is 760 a lease, 1140 with half again, less the 24 it
+        // holds; a faster pace asks for the most.
+        assert_eq!(lease(24, 100).top_up(5_000), 1140 - 24);
+        assert_eq!(lease(24, 100).top_up(1_000), MAX_LEASE_CELLS - 24);
         assert_eq!(lease(8, 10).top_up(45_000), 0, "spent on too few checks");
         // Holding more than its pace needs: a few, so that the answer renews the lease.
         assert_eq!(lease(90, 100).top_up(45_000), BUSY_CHECKS);

@@ -129,6 +129,7 @@ async fn two_gateways_sharing_redis_admit_exactly_the_limit() {
     let setup = Setup {
         services: &services,
         access: Some(&access),
+        admin_token: Some(TOKEN),
         ..Setup::default()
     };
     let (one, two) = (start(&setup).await, start(&setup).await);
@@ -144,6 +145,21 @@ async fn two_gateways_sharing_redis_admit_exactly_the_limit() {
         (20, 40),
         "exactly the limit across both gateways"
     );
+    // A limit this small is never leased: every check, admitted or not, waited for a call, and
+    // the metrics say so.
+    let mut waits = 0;
+    for gateway in [&one, &two] {
+        let metrics = admin(gateway, "GET", "/metrics", None).await.body;
+        let counter = |name: &str| -> u64 {
+            let line = metrics.lines().find(|l| l.starts_with(name));
+            line.and_then(|l| l.split_once(' ')?.1.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+        };
+        let calls = counter("gateway_rate_limit_calls_total ");
+        assert!((1..=30).contains(&calls), "{calls} calls for 30 checks");
+        waits += counter("gateway_rate_limit_waits_total ");
+    }
+    assert_eq!(waits, 60);
 }
 
 /// Polls each check once, in order, before this one-thread runtime gets to run the batching
@@ -209,12 +225,11 @@ async fn a_busy_subject_spends_leased_cells_without_calls_and_the_rest_goes_back
         assert_eq!(remaining(&d), 99_997 - n, "leased check {n}");
     }
     assert_eq!(limiter.calls() - calls, 1, "leased cells need no call");
-    // Spent before it expired: the next check goes to Redis and is leased as many again (twice
-    // as many, but this lease was already the most one may be).
+    // Spent before it expired: the next check goes to Redis and is leased twice as many.
     let d = limiter.check("dora", &tier).await.unwrap();
     assert_eq!(remaining(&d), 99_997 - lease);
     assert_eq!(limiter.calls() - calls, 2);
-    assert_eq!(limiter.leased(), lease);
+    assert_eq!(limiter.leased(), 2 * lease);
     for n in 0..5 {
         let d = limiter.check("dora", &tier).await.unwrap();
         assert_eq!(remaining(&d), 99_996 - lease - n);
@@ -266,7 +281,7 @@ async fn a_steadily_busy_subject_is_leased_cells_for_its_pace() {
     // Spent before it expired: the next call asks for twice as many.
     limiter.check("fred", &tier).await.unwrap();
     let renewed = limiter.leased();
-    assert_eq!(renewed, (2 * lease).min(128));
+    assert_eq!(renewed, 2 * lease);
     leases_back(std::slice::from_ref(&limiter)).await;
     let d = limiter.check("fred", &tier).await.unwrap();
     let made = made + lease + 1;
