@@ -5,7 +5,8 @@
 # high enough never to trigger) for one consumer, (e) the same with requests spread over 200
 # consumers (so a batch of limit checks touches many keys; compared with the bare gateway sent
 # the same scripted requests), with Redis commands per request from INFO commandstats for (d)
-# and (e); and pingora itself with a ProxyHttp that only names the upstream, the floor under (c).
+# and (e), and the share of their limit checks that waited for a call to Redis (from the auth
+# gateway's metrics); and pingora itself with a ProxyHttp that only names the upstream, the floor under (c).
 # Bounded: DURATION seconds per target and round (default 10; FLOWFORGE_BENCH_ROUNDS rounds of
 # nginx, the bare and the authenticated gateway, default 3). Goals: gateway RPS >= nginx RPS, p99 <= nginx
 # p99; auth + limits cost <= 10% RPS and <= 0.3 ms p99 against (c).

@@ -14,7 +14,7 @@
 //! [`LEASE_FLOOR`] cells remain, at most an eighth of them), taken in Redis in the same atomic
 //! step. The gateway spends them on that subject's next checks without a round trip. Whatever is
 //! left after [`LEASE_US`] goes back to Redis, as if never taken, unless the subject is still
-//! busy: a lease down to its last quarter of cells or of time is topped up in the background
+//! busy: a lease down to half its cells or past half its time is topped up in the background
 //! (what the subject would spend in the next [`LEASE_US`] at its pace, less what it holds), so
 //! its checks never wait for a call while it stays busy. So no replica ever admits a
 //! request whose cell Redis has not counted (never more than the limit), a refused or unsent
@@ -44,9 +44,9 @@ const FIRST_LEASE_CELLS: u32 = 128;
 /// Most cells one lease holds: a lease's time of one very busy consumer's traffic (about 40 ms
 /// at 50,000 requests a second). Leases sized for the pace, not capped at a few milliseconds of
 /// it, are what keep a saturated gateway's checks from waiting for Redis: a top-up then has
-/// the lease's last quarter (12 ms) to come back, not the last quarter of 128 cells (about 1 ms
-/// at full speed, less than a loaded machine may take to schedule Redis). Cells a gateway holds
-/// when it dies are lost to its subject until the window refills, so this stays bounded.
+/// tens of milliseconds to come back, not the last quarter of 128 cells (about 1 ms at full
+/// speed, less than a loaded machine may take to schedule Redis). Cells a gateway holds when it
+/// dies are lost to its subject until the window refills, so this stays bounded.
 const MAX_LEASE_CELLS: u32 = 2048;
 /// No lease unless more cells than this would remain: near the limit, every check goes to
 /// Redis, so replicas never refuse a request while another holds its cell.
@@ -149,14 +149,16 @@ struct Lease {
 }
 
 impl Lease {
-    /// Cells to ask for ahead of this lease's end, once its subject has spent three quarters of
-    /// its cells or of its time, so that a subject that stays busy never waits for a call: what
+    /// Cells to ask for ahead of this lease's end, once its subject has spent half of its cells
+    /// or of its time, so that a subject that stays busy never waits for a call (half: a
+    /// moderately busy subject's lease holds a few cells, and a quarter of it would leave its
+    /// top-up one check's time to come back): what
     /// it would spend in the next lease at its pace (and half again), less what it still holds,
     /// and at least a few (the answer is a new lease, with what this one still holds and a new
     /// expiry). Nothing for a subject that spent few cells: its lease expires and goes back.
     fn top_up(&mut self, now: u64) -> u32 {
-        let late = self.expires_us.saturating_sub(now) < LEASE_US / 4;
-        let low = self.left * 4 <= self.granted;
+        let late = self.expires_us.saturating_sub(now) < LEASE_US / 2;
+        let low = self.left * 2 <= self.granted;
         let spent = self.granted - self.left;
         if self.topping_up || !(late || low) || spent < BUSY_CHECKS {
             return 0;
@@ -978,7 +980,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lease_is_topped_up_once_in_its_last_quarter_of_cells_or_of_time() {
+    fn a_lease_is_topped_up_once_in_its_second_half_of_cells_or_of_time() {
         // Leases from 0 to LEASE_US (50 ms), `left` of `granted` cells unspent.
         let lease = |left, granted| Lease {
             cells: Vec::new(),
@@ -990,6 +992,9 @@ mod tests {
             topping_up: false,
         };
         assert_eq!(lease(80, 100).top_up(10_000), 0, "neither low nor late");
+        assert_eq!(lease(51, 100).top_up(24_000), 0, "neither, just");
+        // Low: 50 spent in 20 ms is 125 a lease, 187 with half again; it still holds 50.
+        assert_eq!(lease(50, 100).top_up(20_000), 187 - 50);
         // Late: 60 spent in 40 ms is 75 a lease, 112 with half again; it still holds 40.
         let mut late = lease(40, 100);
         assert_eq!(late.top_up(40_000), 112 - 40);
