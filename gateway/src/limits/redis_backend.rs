@@ -150,12 +150,12 @@ struct Lease {
 
 impl Lease {
     /// Cells to ask for ahead of this lease's end, once its subject has spent half of its cells
-    /// or of its time, so that a subject that stays busy never waits for a call (half: a
-    /// moderately busy subject's lease holds a few cells, and a quarter of it would leave its
-    /// top-up one check's time to come back): what
-    /// it would spend in the next lease at its pace (and half again), less what it still holds,
-    /// and at least a few (the answer is a new lease, with what this one still holds and a new
+    /// or of its time, so that a subject that stays busy never waits for a call: what it would
+    /// spend in the next lease at its pace (and half again), less what it still holds, and at
+    /// least a few (the answer is a new lease, with what this one still holds and a new
     /// expiry). Nothing for a subject that spent few cells: its lease expires and goes back.
+    /// Half, not the last quarter: a moderately busy subject's lease holds a few cells, and its
+    /// last quarter would leave the top-up about one check's time to come back.
     fn top_up(&mut self, now: u64) -> u32 {
         let late = self.expires_us.saturating_sub(now) < LEASE_US / 2;
         let low = self.left * 2 <= self.granted;
