@@ -41,8 +41,8 @@ const OPEN_FOR_US: u64 = 1_000_000;
 const MAX_BATCH: usize = 256;
 /// Cells asked ahead for a subject whose checks share a call, before its pace is known.
 const FIRST_LEASE_CELLS: u32 = 128;
-/// Most cells one lease holds: a lease's time of one very busy consumer's traffic (about 40 ms
-/// at 50,000 requests a second). Leases sized for the pace, not capped at a few milliseconds of
+/// Most cells one lease holds: a few tens of milliseconds of one very busy consumer's traffic
+/// (about 40 ms at 50,000 requests a second). Leases sized for the pace, not capped at a few milliseconds of
 /// it, are what keep a saturated gateway's checks from waiting for Redis: a top-up then has
 /// tens of milliseconds to come back, not the last quarter of 128 cells (about 1 ms at full
 /// speed, less than a loaded machine may take to schedule Redis). Cells a gateway holds when it
@@ -51,8 +51,14 @@ const MAX_LEASE_CELLS: u32 = 2048;
 /// No lease unless more cells than this would remain: near the limit, every check goes to
 /// Redis, so replicas never refuse a request while another holds its cell.
 const LEASE_FLOOR: i64 = 64;
-/// How long a lease's cells may be spent before the rest goes back.
-const LEASE_US: u64 = 50_000;
+/// How long a lease's cells may be spent before the rest goes back. Long enough that a
+/// moderately busy subject (100 a second) spends a dozen checks per lease, not a handful: each
+/// top-up is a batch slot in a call and a script step in Redis, and at 50 ms leases 200 such
+/// subjects needed one top-up per two or three checks. Short enough that what a subject that
+/// stopped still holds is back within a fifth of a second.
+const LEASE_US: u64 = 200_000;
+/// How long a spent lease is remembered, as the hint that its subject's next check asks for one.
+const SPENT_HINT_US: u64 = 1_000_000;
 /// A subject checked this many times within [`BUSY_WINDOW_US`] (40 a second or more) asks for
 /// a lease, even when its checks never share a call (many consumers, each moderately busy).
 const BUSY_CHECKS: u32 = 3;
@@ -576,7 +582,7 @@ fn expired_leases(leases: &Mutex<Leases>, now: u64) -> Vec<Pending> {
             return then > 0;
         }
         // A spent lease stays a little as the hint to ask for another.
-        lease.expires_us + 20 * LEASE_US > now
+        lease.expires_us + SPENT_HINT_US > now
     });
     back
 }
@@ -915,16 +921,18 @@ mod tests {
 
     #[test]
     fn a_lease_asked_by_pace_covers_a_lease_of_traffic_and_half_again() {
-        // 100 a second: 5 checks in a lease's 50 ms.
+        // 100 a second: 20 checks in a lease's 200 ms, 30 with half again.
         let most = MAX_LEASE_CELLS;
-        assert_eq!(pace_lease(3, 20_000, most), 7);
-        assert_eq!(pace_lease(3, 2_000, most), 75);
+        assert_eq!(pace_lease(3, 20_000, most), 30);
+        assert_eq!(pace_lease(3, 2_000, most), 300);
         assert_eq!(pace_lease(3, 0, most), most, "a burst asks for the most");
         assert_eq!(pace_lease(3, 0, FIRST_LEASE_CELLS), FIRST_LEASE_CELLS);
-        // 25,000 a second (a saturated gateway here): 50 ms of it and half again.
-        assert_eq!(pace_lease(251, 10_000, most), 1875);
+        // 2,500 a second: 500 in a lease, 750 with half again; 25,000 a second (a saturated
+        // gateway here) would be ten times that, more than a lease holds.
+        assert_eq!(pace_lease(26, 10_000, most), 750);
+        assert_eq!(pace_lease(251, 10_000, most), most);
         assert_eq!(
-            pace_lease(3, 200_000, most),
+            pace_lease(3, 300_000, most),
             BUSY_CHECKS,
             "and never for less than this"
         );
@@ -981,7 +989,10 @@ mod tests {
 
     #[test]
     fn a_lease_is_topped_up_once_in_its_second_half_of_cells_or_of_time() {
-        // Leases from 0 to LEASE_US (50 ms), `left` of `granted` cells unspent.
+        // Leases from 0 to LEASE_US, `left` of `granted` cells unspent, looked at `share` of
+        // the way through. The amounts depend only on the share (the pace is measured over
+        // the lease's time, and asked for a lease's time).
+        let at = |share: f64| (LEASE_US as f64 * share) as u64;
         let lease = |left, granted| Lease {
             cells: Vec::new(),
             left,
@@ -991,21 +1002,21 @@ mod tests {
             granted,
             topping_up: false,
         };
-        assert_eq!(lease(80, 100).top_up(10_000), 0, "neither low nor late");
-        assert_eq!(lease(51, 100).top_up(24_000), 0, "neither, just");
-        // Low: 50 spent in 20 ms is 125 a lease, 187 with half again; it still holds 50.
-        assert_eq!(lease(50, 100).top_up(20_000), 187 - 50);
-        // Late: 60 spent in 40 ms is 75 a lease, 112 with half again; it still holds 40.
+        assert_eq!(lease(80, 100).top_up(at(0.2)), 0, "neither low nor late");
+        assert_eq!(lease(51, 100).top_up(at(0.48)), 0, "neither, just");
+        // Low: 50 spent in 40 % of a lease is 125 a lease, 187 with half again; it holds 50.
+        assert_eq!(lease(50, 100).top_up(at(0.4)), 187 - 50);
+        // Late: 60 spent in 80 % of a lease is 75 a lease, 112 with half again; it holds 40.
         let mut late = lease(40, 100);
-        assert_eq!(late.top_up(40_000), 112 - 40);
-        assert_eq!(late.top_up(41_000), 0, "once per lease");
-        // Low and early: 76 spent in 5 ms is 760 a lease, 1140 with half again, less the 24 it
-        // holds; a faster pace asks for the most.
-        assert_eq!(lease(24, 100).top_up(5_000), 1140 - 24);
-        assert_eq!(lease(24, 100).top_up(1_000), MAX_LEASE_CELLS - 24);
-        assert_eq!(lease(8, 10).top_up(45_000), 0, "spent on too few checks");
+        assert_eq!(late.top_up(at(0.8)), 112 - 40);
+        assert_eq!(late.top_up(at(0.82)), 0, "once per lease");
+        // Low and early: 76 spent in 10 % of a lease is 760 a lease, 1140 with half again,
+        // less the 24 it holds; a faster pace asks for the most.
+        assert_eq!(lease(24, 100).top_up(at(0.1)), 1140 - 24);
+        assert_eq!(lease(24, 100).top_up(at(0.02)), MAX_LEASE_CELLS - 24);
+        assert_eq!(lease(8, 10).top_up(at(0.9)), 0, "spent on too few checks");
         // Holding more than its pace needs: a few, so that the answer renews the lease.
-        assert_eq!(lease(90, 100).top_up(45_000), BUSY_CHECKS);
+        assert_eq!(lease(90, 100).top_up(at(0.9)), BUSY_CHECKS);
     }
 
     #[test]
