@@ -52,7 +52,7 @@ const MAX_LEASE_CELLS: u32 = 2048;
 /// Redis, so replicas never refuse a request while another holds its cell.
 const LEASE_FLOOR: i64 = 64;
 /// How long a lease's cells may be spent before the rest goes back. Long enough that a
-/// moderately busy subject (100 a second) spends a dozen checks per lease, not a handful: each
+/// moderately busy subject (100 a second) is topped up every ten checks, not every few: each
 /// top-up is a batch slot in a call and a script step in Redis, and at 50 ms leases 200 such
 /// subjects needed one top-up per two or three checks. Short enough that what a subject that
 /// stopped still holds is back within a fifth of a second.
