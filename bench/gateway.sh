@@ -7,9 +7,10 @@
 # the same scripted requests), with Redis commands per request from INFO commandstats for (d)
 # and (e), and the share of their limit checks that waited for a call to Redis (from the auth
 # gateway's metrics); and pingora itself with a ProxyHttp that only names the upstream, the floor under (c).
-# Then (c) and (d) again in FLOWFORGE_BENCH_PAIRS short runs back to back (default 12 pairs of
-# FLOWFORGE_BENCH_PAIR_SECONDS, default 2), the order swapped each pair: the auth cost as the
-# median over pairs, which the host's drift moves far less than rounds of long runs.
+# Then (c) and (d), and (e) and the scripted bare gateway, again in FLOWFORGE_BENCH_PAIRS short
+# runs back to back (default 12 pairs of FLOWFORGE_BENCH_PAIR_SECONDS, default 2), the order
+# swapped each pair: the auth cost as the median over pairs, which the host's drift moves far
+# less than rounds of long runs.
 # Bounded: DURATION seconds per target and round (default 10; FLOWFORGE_BENCH_ROUNDS rounds of
 # nginx, the bare and the authenticated gateway, default 3), then the pairs. Goals: gateway RPS >=
 # nginx RPS, p99 <= nginx p99; auth + limits cost <= 10% RPS and <= 0.3 ms p99 against (c).
@@ -154,25 +155,37 @@ for round in $(seq 1 "$rounds"); do
   parity+=("$(awk -v g="$gw_rps" -v n="$ng_rps" -v p="$pg_rps" -v gp="$(to_ms "$gw_p99")" -v np="$(to_ms "$ng_p99")" 'BEGIN { printf "%.2f %.2f %.2f", g / n, gp / np, p / n }')")
   echo "round $round: nginx $ng_rps (p99 $(to_ms "$ng_p99") ms), pingora alone $pg_rps (p99 $(to_ms "$pg_p99") ms), bare $gw_rps (p99 $(to_ms "$gw_p99") ms), bare scripted $bs_rps (p99 $(to_ms "$bs_p99") ms), one consumer $au_rps (p99 $(to_ms "$au_p99") ms; on one connection bare $(to_ms "$bq_p99") ms, auth $(to_ms "$aq_p99") ms), 200 consumers $sp_rps (p99 $(to_ms "$sp_p99") ms)  errors: $gw_err / $bs_err / $au_err / $sp_err"
 done
-# Paired short runs: the bare and the authenticated gateway (one consumer) back to back for
-# PAIR_SECONDS each, the order swapped every pair, so drift on the host (tens of percent within a
-# minute here, CPU time per request included) moves both sides of a pair alike; the cost is the
-# median over the pairs.
-pairs="${FLOWFORGE_BENCH_PAIRS:-12}" pair_seconds="${FLOWFORGE_BENCH_PAIR_SECONDS:-2}" paired=()
-for pair in $(seq 1 "$pairs"); do
-  bare_url="http://127.0.0.1:$gateway_port/api/v1/crypto/ping" auth_url="http://127.0.0.1:$auth_port/api/v1/crypto/ping"
-  if ((pair % 2)); then
-    read -r pb_rps _ pb_p99 _ _ <<<"$(SECONDS_EACH=$pair_seconds measure "$bare_url")"
-    read -r pa_rps _ pa_p99 _ _ <<<"$(SECONDS_EACH=$pair_seconds measure "$auth_url" -H "x-api-key: $bench_key")"
-  else
-    read -r pa_rps _ pa_p99 _ _ <<<"$(SECONDS_EACH=$pair_seconds measure "$auth_url" -H "x-api-key: $bench_key")"
-    read -r pb_rps _ pb_p99 _ _ <<<"$(SECONDS_EACH=$pair_seconds measure "$bare_url")"
-  fi
-  paired+=("$(awk -v b="$pb_rps" -v a="$pa_rps" -v bp="$(to_ms "$pb_p99")" -v ap="$(to_ms "$pa_p99")" 'BEGIN { printf "%.1f %.3f", (a / b - 1) * 100, ap - bp }')")
-done
-# median COLUMN: the median of that column of the pairs, with the quartiles.
+# Paired short runs: a bare and an authenticated run back to back for PAIR_SECONDS each, the
+# order swapped every pair, so drift on the host (tens of percent within a minute here, CPU time
+# per request included) moves both sides of a pair alike; the cost is the median over the pairs.
+# For one consumer against the bare gateway, and for 200 against the bare gateway sent the same
+# scripted requests.
+pairs="${FLOWFORGE_BENCH_PAIRS:-12}" pair_seconds="${FLOWFORGE_BENCH_PAIR_SECONDS:-2}"
+bare_url="http://127.0.0.1:$gateway_port/api/v1/crypto/ping" auth_url="http://127.0.0.1:$auth_port/api/v1/crypto/ping"
+bare_run() { SECONDS_EACH=$pair_seconds measure "$bare_url"; }
+auth_run() { SECONDS_EACH=$pair_seconds measure "$auth_url" -H "x-api-key: $bench_key"; }
+bare_scripted_run() { SECONDS_EACH=$pair_seconds measure "$bare_url" -s "$work/spread-bare.lua"; }
+spread_run() { SECONDS_EACH=$pair_seconds measure "$auth_url" -s "$work/spread.lua"; }
+# paired_costs BARE AUTH: per pair of runs of those two functions, the RPS cost (%) and the p99
+# cost (ms) of AUTH against BARE, a line each.
+paired_costs() {
+  local pair b_rps b_p99 a_rps a_p99
+  for pair in $(seq 1 "$pairs"); do
+    if ((pair % 2)); then
+      read -r b_rps _ b_p99 _ _ <<<"$("$1")"
+      read -r a_rps _ a_p99 _ _ <<<"$("$2")"
+    else
+      read -r a_rps _ a_p99 _ _ <<<"$("$2")"
+      read -r b_rps _ b_p99 _ _ <<<"$("$1")"
+    fi
+    awk -v b="$b_rps" -v a="$a_rps" -v bp="$(to_ms "$b_p99")" -v ap="$(to_ms "$a_p99")" 'BEGIN { printf "%.1f %.3f\n", (a / b - 1) * 100, ap - bp }'
+  done
+}
+paired="$(paired_costs bare_run auth_run)"
+spread_paired="$(paired_costs bare_scripted_run spread_run)"
+# median COLUMN LINES: the median of that column of the pairs' lines, with the quartiles.
 median() {
-  printf '%s\n' "${paired[@]}" | awk -v c="$1" '{ print $c }' | sort -g |
+  awk -v c="$1" '{ print $c }' <<<"$2" | sort -g |
     awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; q = int((NR + 3) / 4)
       printf "%+.3g (quartiles %+.3g, %+.3g)", m, v[q], v[NR + 1 - q] }'
 }
@@ -191,10 +204,11 @@ printf '%-18s %12s %10s %10s  %s\n' "  $spread consumers" "$sp_rps" "$(to_ms "$s
 read -r ratio p99_ratio floor_ratio <<<"$(printf '%s\n' "${parity[@]}" | sort -g -k1,1 | sed -n "$(((rounds + 1) / 2))p")"
 printf 'gateway/nginx, median of %d rounds: RPS ratio %.2f (goal >= 1.00), p99 ratio %.2f (goal <= 1.00); pingora alone/nginx in that round: %.2f\n' "$rounds" "$ratio" "$p99_ratio" "$floor_ratio"
 printf 'auth+limits cost, median of %d rounds: RPS %+.1f%% (goal >= -10%%), p99 %+.3f ms (goal <= +0.3 ms)\n' "$rounds" "$cost" "$cost_p99"
-printf 'auth+limits cost, %d paired runs of %d s (order swapped each pair), medians: RPS %s %%, p99 %s ms (goals >= -10 %%, <= +0.3 ms)\n' "$pairs" "$pair_seconds" "$(median 1)" "$(median 2)"
+printf 'auth+limits cost, %d paired runs of %d s (order swapped each pair), medians: RPS %s %%, p99 %s ms (goals >= -10 %%, <= +0.3 ms)\n' "$pairs" "$pair_seconds" "$(median 1 "$paired")" "$(median 2 "$paired")"
 read -r quiet_cost quiet_bare quiet_auth <<<"$(printf '%s\n' "${quiet[@]}" | sort -g -k1,1 | sed -n "$(((rounds + 1) / 2))p")"
 printf 'auth+limits cost on one connection (no queueing), median of %d rounds: p99 %+.3f ms (bare %.3f ms, auth %.3f ms)\n' "$rounds" "$quiet_cost" "$quiet_bare" "$quiet_auth"
 printf 'auth+limits cost over %d consumers, same round, against the bare gateway sent the same scripted requests: RPS %+.1f%%, p99 %+.3f ms\n' "$spread" "$spread_cost" "$spread_p99"
+printf 'auth+limits cost over %d consumers, %d paired runs of %d s against the bare gateway sent the same scripted requests, medians: RPS %s %%, p99 %s ms\n' "$spread" "$pairs" "$pair_seconds" "$(median 1 "$spread_paired")" "$(median 2 "$spread_paired")"
 read -r all1 steal1 <<<"$(cpu_times)"
 awk -v a=$((all1 - all0)) -v s=$((steal1 - steal0)) 'BEGIN { printf "steal (CPU time taken by other guests of this host) during the run: %.1f%%\n", s * 100 / a }'
 # CPU per request is steadier than RPS on a shared machine: it does not depend on who else runs.
