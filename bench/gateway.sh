@@ -6,7 +6,8 @@
 # consumers (so a batch of limit checks touches many keys; compared with the bare gateway sent
 # the same scripted requests), with Redis commands per request from INFO commandstats for (d)
 # and (e), and the share of their limit checks that waited for a call to Redis (from the auth
-# gateway's metrics); and pingora itself with a ProxyHttp that only names the upstream, the floor under (c).
+# gateway's metrics); and pingora itself with a ProxyHttp that only names the upstream, the
+# floor under (c).
 # Then (c) and (d), and (e) and the scripted bare gateway, again in FLOWFORGE_BENCH_PAIRS short
 # runs back to back (default 12 pairs of FLOWFORGE_BENCH_PAIR_SECONDS, default 2), the order
 # swapped each pair: the auth cost as the median over pairs, which the host's drift moves far
